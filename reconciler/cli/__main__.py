@@ -1,0 +1,5 @@
+import sys
+
+from reconciler.cli.main import main
+
+sys.exit(main())

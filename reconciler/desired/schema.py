@@ -1,0 +1,278 @@
+"""Schema of one site's desired state (one YAML file per site), validated by pydantic v2.
+
+Contract:
+- Every model forbids unknown keys; YAML spells keys in camelCase (``managementServerLists``), Python in
+  snake_case.
+- Secrets are never values here, only references (``{env: NAME}`` or ``{file: PATH}``); a plain string
+  where a secret belongs is an error that says so.
+- Durations are written ``90s``, ``5m``, ``24h``, ``7d`` (or a bare number of seconds) and held as
+  whole seconds.
+- Fingerprints are held canonical (`reconciler.model.fingerprint`).
+- Cross-field rules that need only this file (MSL servers exist, names unique, procedure possible)
+  live here; rules that read other files (keystores) live in the loader.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from reconciler.model.fingerprint import normalize_fingerprint
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)?\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
+
+
+def parse_duration(value: object) -> int:
+    """``90s`` / ``5m`` / ``24h`` / ``7d`` / ``2w`` / ``300`` to whole seconds."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 30s, 5m, 24h or 7d")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError("a duration cannot be negative")
+        return value
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match:
+            return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    raise ValueError(f"expected a duration such as 30s, 5m, 24h or 7d, got {value!r}")
+
+
+Duration = Annotated[int, BeforeValidator(parse_duration)]
+Fingerprint = Annotated[str, AfterValidator(normalize_fingerprint)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+Name = Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True, strict=False
+    )
+
+
+def _refuse_inline_secret(value: object) -> object:
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        raise ValueError(
+            "secrets are not written in desired state: give a reference, {env: VARIABLE} or {file: PATH}"
+        )
+    return value
+
+
+class SecretRef(_Model):
+    """Where a secret is found at run time: an environment variable or a file (first line, stripped)."""
+
+    env: str | None = Field(default=None, min_length=1)
+    file: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SecretRef:
+        if (self.env is None) == (self.file is None):
+            raise ValueError("give exactly one of env or file")
+        return self
+
+    def describe(self) -> str:
+        """Where the secret lives, for messages (never the secret itself)."""
+        return f"environment variable {self.env}" if self.env else f"file {self.file}"
+
+
+Secret = Annotated[SecretRef, BeforeValidator(_refuse_inline_secret)]
+
+
+class Api(_Model):
+    """SEPM's REST API and the account the controller uses (a system administrator)."""
+
+    url: Annotated[str, Field(pattern=r"^https://[^\s/]+(:\d+)?(/.*)?$")]
+    username: Name
+    password: Secret
+    domain: str = ""
+
+
+class Ports(_Model):
+    https: Port = 443
+    http: Port = 8014
+    console: Port = 8443
+    rest: Port = 8446
+
+
+class Keystore(_Model):
+    """The new certificate and key: PEM (certificate and key in one file) or PKCS#12."""
+
+    path: Name
+    format: Literal["pem", "pkcs12"] | None = Field(default=None, description="guessed from the suffix")
+    password: Secret | None = None
+
+
+class Certificate(_Model):
+    """The certificate a server must present, and the ones it may present on the way there.
+
+    ``previous_sha256`` lists the certificates in service today. The controller trusts the REST port
+    only when it presents one of ``previous_sha256`` or ``sha256`` (the REST port presents the very
+    certificate being rotated, so there is no CA to check it against), and a server presenting anything
+    else blocks the site instead of being rotated.
+    """
+
+    sha256: Fingerprint
+    previous_sha256: list[Fingerprint] = Field(default_factory=list)
+    keystore: Keystore | None = None
+
+    @property
+    def allowed(self) -> frozenset[str]:
+        return frozenset([self.sha256, *self.previous_sha256])
+
+
+class Server(_Model):
+    name: Name
+    address: Name
+    ports: Ports = Ports()
+    certificate: Certificate
+
+
+class ManagementServerList(_Model):
+    """An MSL the clients use today, its servers in priority order (REST cannot list MSLs)."""
+
+    name: Name
+    servers: Annotated[list[Name], Field(min_length=1)]
+    http_copy: Name | None = Field(default=None, description="name of its HTTP copy; default '<name> (HTTP)'")
+
+    @property
+    def copy_name(self) -> str:
+        return self.http_copy or f"{self.name} (HTTP)"
+
+    @property
+    def can_fail_over(self) -> bool:
+        return len(set(self.servers)) >= 2
+
+
+class Gates(_Model):
+    heartbeat_cycles: Annotated[int, Field(ge=1, le=100)] = 3
+    minimum_wait: Duration = 0
+    dormant_after: Duration = 7 * 86400
+    max_lagging_clients: Annotated[int, Field(ge=0)] = 0
+    timeout: Duration = 86400
+
+
+class CommandActuator(_Model):
+    """A site-supplied program. ``argv`` items may hold ``{site}``, ``{server}``, ``{address}``,
+    ``{keystore}``, ``{msl}``, ``{msl_copy}``, ``{http_port}``, ``{fingerprint}``; secrets reach it through
+    ``env`` (variable name -> secret reference), never through argv."""
+
+    argv: Annotated[list[str], Field(min_length=1)]
+    timeout: Duration = 600
+    env: dict[str, Secret] = Field(default_factory=dict)
+
+
+class OperatorActuator(_Model):
+    """A task for a human at the SEPM console, completed by observation or ``sepm-reconciler ack``."""
+
+
+class ActuatorChoice(_Model):
+    command: CommandActuator | None = None
+    operator: OperatorActuator | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ActuatorChoice:
+        if (self.command is None) == (self.operator is None):
+            raise ValueError("choose exactly one of command or operator")
+        return self
+
+    @property
+    def kind(self) -> Literal["command", "operator"]:
+        return "command" if self.command is not None else "operator"
+
+
+def _operator() -> ActuatorChoice:
+    return ActuatorChoice(operator=OperatorActuator())
+
+
+class Actuators(_Model):
+    """How each step kind that REST cannot do is carried out."""
+
+    certificate_update: ActuatorChoice = Field(default_factory=_operator)
+    msl_copy: ActuatorChoice = Field(default_factory=_operator)
+    msl_delete: ActuatorChoice | None = Field(
+        default=None, description="absent: HTTP copies are left in place after the rotation"
+    )
+
+
+class Controller(_Model):
+    poll_interval: Duration = 60
+
+
+class DesiredSite(_Model):
+    """One site's desired state."""
+
+    site: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+    api: Api
+    servers: Annotated[list[Server], Field(min_length=1)]
+    management_server_lists: Annotated[list[ManagementServerList], Field(min_length=1)]
+    procedure: Literal["auto", "single-server", "multi-server"] = "auto"
+    gates: Gates = Gates()
+    actuators: Actuators = Field(default_factory=Actuators)
+    controller: Controller = Controller()
+
+    @field_validator("servers")
+    @classmethod
+    def _unique_servers(cls, servers: list[Server]) -> list[Server]:
+        _refuse_duplicates("server name", [s.name for s in servers])
+        _refuse_duplicates("certificate fingerprint", [s.certificate.sha256 for s in servers])
+        return servers
+
+    @field_validator("management_server_lists")
+    @classmethod
+    def _unique_msls(cls, msls: list[ManagementServerList]) -> list[ManagementServerList]:
+        _refuse_duplicates("management server list name", [m.name for m in msls])
+        names = [m.name for m in msls] + [m.copy_name for m in msls]
+        _refuse_duplicates("management server list or HTTP copy name", names)
+        return msls
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DesiredSite:
+        known = {s.name for s in self.servers}
+        for index, msl in enumerate(self.management_server_lists):
+            for server in msl.servers:
+                if server not in known:
+                    raise ValueError(
+                        f"managementServerLists[{index}] ({msl.name}) names server {server!r}, "
+                        f"which is not under servers ({', '.join(sorted(known))})"
+                    )
+        if self.procedure == "multi-server" and len(self.servers) < 2:
+            raise ValueError("procedure multi-server needs two or more servers")
+        return self
+
+    def server(self, name: str) -> Server | None:
+        return next((s for s in self.servers if s.name == name), None)
+
+    def msl(self, name: str) -> ManagementServerList | None:
+        """The MSL named ``name``, or the one whose HTTP copy is named ``name``."""
+        for msl in self.management_server_lists:
+            if name in (msl.name, msl.copy_name):
+                return msl
+        return None
+
+    def allowed_fingerprints(self) -> frozenset[str]:
+        """Every fingerprint any server of the site may present during a rotation (REST pinning)."""
+        return frozenset().union(*(s.certificate.allowed for s in self.servers))
+
+    def digest(self) -> str:
+        """SHA-256 of the canonical JSON form: what a rotation is bound to in the journal."""
+        return hashlib.sha256(self.model_dump_json(by_alias=True).encode()).hexdigest()
+
+
+def _refuse_duplicates(what: str, values: list[Any]) -> None:
+    seen: set[Any] = set()
+    for value in values:
+        if value in seen:
+            raise ValueError(f"duplicate {what}: {value!r}")
+        seen.add(value)

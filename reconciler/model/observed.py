@@ -1,0 +1,166 @@
+"""Immutable snapshot of one SEPM site, as observed through REST and TLS at one SEPM server time.
+
+Contract:
+- A snapshot is complete or it does not exist. The observer builds one only when every page, every
+  location and every TLS port answered; there is no "partial" flag because there are no partial
+  snapshots (DESIGN.md, Observation).
+- Times are SEPM's epoch milliseconds. ``server_time`` is SEPM's clock at the moment of the snapshot,
+  and all gate arithmetic is done against it, never against the controller's clock.
+- Fingerprints are canonical (`reconciler.model.fingerprint`).
+- ``Observed.model_dump_json()`` / ``Observed.model_validate_json()`` are the saved form that
+  ``sepm-reconciler plan --observed`` reads, so a snapshot can be planned offline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PortKind = Literal["https", "console", "rest"]
+"""The TLS ports on which a SEPM presents its server certificate: clients, console/replication, REST."""
+
+PORT_KINDS: tuple[PortKind, ...] = ("https", "console", "rest")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PresentedCertificate(_Frozen):
+    """The certificate one server presented on one TLS port."""
+
+    sha256: str
+    subject: str
+    not_after: int = Field(description="epoch ms")
+    key_type: str = Field(description='"RSA", "EC", ...')
+    key_bits: int
+    pem: str = Field(default="", description="the certificate itself, so a client can pin it")
+
+
+class ObservedServer(_Frozen):
+    """One management server and the certificate it presents on each port."""
+
+    name: str
+    address: str
+    ports: dict[PortKind, int]
+    certificates: dict[PortKind, PresentedCertificate]
+
+    def presented_fingerprints(self) -> set[str]:
+        """Every distinct fingerprint this server presents (more than one means the ports disagree)."""
+        return {c.sha256 for c in self.certificates.values()}
+
+
+class ObservedLocation(_Frozen):
+    """A location of a group with the communication settings SEPM reports for it.
+
+    ``uses_group_settings`` is False for a location that carries communication settings of its own
+    (Broadcom: "assign to all groups *and locations*"). The group-level settings live on the group's
+    default location.
+    """
+
+    id: str
+    name: str
+    is_default: bool
+    uses_group_settings: bool
+    management_server_list: str
+    secure_communications: bool
+    heartbeat_interval: int = Field(description="pull_mode_heartbeat_freq_in_seconds")
+    mode: Literal["PULL", "PUSH"]
+
+
+class ObservedGroup(_Frozen):
+    """A client group. ``inherits`` groups take policies and settings from their parent."""
+
+    id: str
+    full_path: str = Field(description=r"My Company\Sales\EMEA")
+    inherits: bool
+    policy_serial: str
+    locations: tuple[ObservedLocation, ...]
+
+    @property
+    def parent_path(self) -> str | None:
+        """Full path of the parent group, derived from ``full_path`` (SEPM gives no parent id)."""
+        head, sep, _ = self.full_path.rpartition("\\")
+        return head if sep else None
+
+    def default_location(self) -> ObservedLocation | None:
+        return next((loc for loc in self.locations if loc.is_default), None)
+
+
+class ObservedClient(_Frozen):
+    """A managed computer and its last check-in evidence."""
+
+    id: str
+    name: str
+    group_id: str
+    agent_version: str
+    last_update_time: int = Field(description="epoch ms of the last check-in")
+    profile_serial: str
+    online: bool
+    last_server: str = ""
+
+
+class Observed(_Frozen):
+    """A complete observation of one site."""
+
+    site: str
+    server_time: int = Field(description="SEPM epoch ms when the snapshot was taken")
+    version: str = ""
+    servers: tuple[ObservedServer, ...]
+    groups: tuple[ObservedGroup, ...]
+    clients: tuple[ObservedClient, ...]
+
+    def server(self, name: str) -> ObservedServer | None:
+        return next((s for s in self.servers if s.name == name), None)
+
+    def groups_by_id(self) -> Mapping[str, ObservedGroup]:
+        return {g.id: g for g in self.groups}
+
+    def groups_by_path(self) -> Mapping[str, ObservedGroup]:
+        return {g.full_path.lower(): g for g in self.groups}
+
+    def settings_source(self, group: ObservedGroup) -> ObservedGroup:
+        """The nearest group at or above ``group`` that does not inherit: the one whose settings apply.
+
+        The root never inherits. A path whose parent is missing from the snapshot is treated as its own
+        source (the observer refuses such snapshots, so this only guards hand-written ones).
+        """
+        by_path = self.groups_by_path()
+        current = group
+        while current.inherits:
+            parent_path = current.parent_path
+            parent = by_path.get(parent_path.lower()) if parent_path else None
+            if parent is None:
+                return current
+            current = parent
+        return current
+
+    def iter_locations(self) -> Iterator[tuple[ObservedGroup, ObservedLocation]]:
+        for group in self.groups:
+            for location in group.locations:
+                yield group, location
+
+
+def is_legacy_14_2(agent_version: str) -> bool:
+    """True for 14.2 and 14.2.1 agents, which cannot take the multi-server method (PROCEDURE.md).
+
+    SEPM reports agent versions as ``14.2.<build>.<rev>``: 14.2 is build 758 (``14.2.758.0000``),
+    14.2 MP1 is ``14.2.1015``, and 14.2.1 (14.2 RU1) is ``14.2.1031`` / ``14.2.1057``. Every 14.2
+    release before RU2 (``14.2.2`` family, builds 3xxx and later, reported as ``14.2.3335``) has the
+    communication-module change, so any ``14.2.x`` with a build below 2000 counts as legacy.
+    Versions we cannot parse count as legacy too: the single-server method is safe for everyone.
+    """
+    parts = agent_version.strip().split(".")
+    try:
+        numbers = [int(p) for p in parts]
+    except ValueError:
+        return True
+    if len(numbers) < 2:
+        return True
+    if numbers[:2] != [14, 2]:
+        return False
+    if len(numbers) < 3:
+        return True
+    return numbers[2] < 2000

@@ -1,0 +1,134 @@
+"""The planner's answer: ordered steps, each done, ready, waiting or blocked.
+
+Contract between the planner and whoever carries a plan out:
+- Steps come in execution order. The first step that is not ``done`` is the one that matters; the
+  controller acts on it when it is ``ready`` and on nothing after it (the planner never marks a step
+  ready before everything it depends on is done).
+- ``ready`` with ``satisfied=True`` means observation already shows the step's effect: the controller
+  records it done with the observation's server time instead of acting ("ensure" semantics, which is
+  what makes a restart after kill -9 safe).
+- A ``gate`` step that is ``ready`` means its evidence is met (or a human proceeded): the controller
+  records it, there is nothing to do on SEPM.
+- ``waiting`` is not failure: the gate measurement says how far along it is and when it is due.
+- ``blocked`` carries a CamelCase ``reason`` (for status and metrics) and a ``message`` that tells a
+  human what is wrong and what to do.
+- ``originals`` is what the controller journals when it starts the rotation, before the first act.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from reconciler.model.progress import LocationOriginal, Procedure
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class StepKind(StrEnum):
+    COPY_MSL = "copy_msl"
+    """Make the HTTP copy of a Management Server List (not possible through REST)."""
+    ASSIGN_MSL = "assign_msl"
+    """Point a location at a Management Server List (REST: ``sem_server``)."""
+    DISABLE_SECURE_COMMUNICATIONS = "disable_secure_communications"
+    ENABLE_SECURE_COMMUNICATIONS = "enable_secure_communications"
+    UPDATE_CERTIFICATE = "update_certificate"
+    """Replace one server's certificate (not possible through REST)."""
+    DELETE_MSL_COPY = "delete_msl_copy"
+    GATE = "gate"
+    """Wait for heartbeat evidence; nothing is done on SEPM."""
+
+
+class StepState(StrEnum):
+    DONE = "done"
+    READY = "ready"
+    WAITING = "waiting"
+    BLOCKED = "blocked"
+
+
+Actuator = Literal["rest", "command", "operator", "journal"]
+
+
+class GateMeasurement(_Frozen):
+    """How far a gate's evidence has come.
+
+    A client in scope has passed when ``last_update_time > since + (cycles - 1) * heartbeat`` for its
+    group and it holds its group's current policy serial (DESIGN.md, Gates).
+    """
+
+    cycles: int
+    since: int = Field(description="SEPM epoch ms of the change the gate counts from (the latest)")
+    deadline: int = Field(description="SEPM epoch ms after which the site is stalled")
+    earliest_open: int = Field(description="SEPM epoch ms before which minimumWait keeps the gate shut")
+    in_scope: int
+    passed: int
+    max_lagging: int
+    lagging: tuple[str, ...] = Field(default=(), description="names of the first clients still lagging")
+    dormant: tuple[str, ...] = Field(default=(), description="names of clients excluded as dormant")
+    dormant_count: int = 0
+    open: bool
+
+    def summary(self) -> str:
+        """``4,812/5,000 clients through 3 heartbeats`` for status lines."""
+        return f"{self.passed:,}/{self.in_scope:,} clients through {self.cycles} heartbeats"
+
+
+class Step(_Frozen):
+    """One transition of a rotation."""
+
+    id: str = Field(description="stable across re-plans, e.g. 'assign_msl:<group>/<location>'")
+    kind: StepKind
+    state: StepState
+    actuator: Actuator
+    description: str
+    server: str | None = None
+    group_id: str | None = None
+    group_path: str | None = None
+    location_id: str | None = None
+    location_name: str | None = None
+    management_server_list: str | None = Field(default=None, description="the MSL to assign / copy / delete")
+    source_management_server_list: str | None = Field(default=None, description="copy_msl: the original")
+    secure_communications: bool | None = None
+    http_ports: dict[str, int] | None = Field(default=None, description="copy_msl: server -> HTTP port")
+    certificate: str | None = Field(default=None, description="update_certificate: desired fingerprint")
+    keystore: str | None = None
+    satisfied: bool = False
+    gate: GateMeasurement | None = None
+    reason: str | None = None
+    message: str | None = None
+    operator_instructions: tuple[str, ...] = ()
+
+
+class Plan(_Frozen):
+    """The ordered steps for one site, and what to journal when the rotation starts."""
+
+    site: str
+    procedure: Procedure | None = None
+    steps: tuple[Step, ...] = ()
+    originals: dict[str, LocationOriginal] = Field(default_factory=dict)
+    original_certificates: dict[str, str] = Field(default_factory=dict)
+    dormant: tuple[str, ...] = ()
+    evidence_lower_bound: int = Field(
+        default=0, description="ms: the least SEPM time the remaining gates can take"
+    )
+
+    @property
+    def pending(self) -> tuple[Step, ...]:
+        return tuple(s for s in self.steps if s.state is not StepState.DONE)
+
+    @property
+    def current(self) -> Step | None:
+        return next(iter(self.pending), None)
+
+    @property
+    def converged(self) -> bool:
+        """Nothing left to do."""
+        return not self.pending
+
+    @property
+    def blocked(self) -> Step | None:
+        return next((s for s in self.steps if s.state is StepState.BLOCKED), None)
