@@ -9,14 +9,18 @@ Contract:
   whole seconds.
 - Fingerprints are held canonical (`reconciler.model.fingerprint`).
 - Cross-field rules that need only this file (MSL servers exist, names unique, procedure possible)
-  live here; rules that read other files (keystores) live in the loader.
+  live here; rules that read other files (keystores) live in the loader. A rule that can say which
+  item is wrong raises `RuleError` with that item's location, so the loader can point at its line.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import string
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -48,6 +52,32 @@ def parse_duration(value: object) -> int:
         if match:
             return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
     raise ValueError(f"expected a duration such as 30s, 5m, 24h or 7d, got {value!r}")
+
+
+class RuleError(ValueError):
+    """A cross-field rule broken by one item: ``loc`` is that item's path below the validated value.
+
+    Pydantic keeps the exception in the error's ``ctx``; the loader appends ``loc`` to the error's own
+    location, so ``duplicate server name`` points at ``servers[1].name`` rather than at ``servers``.
+    """
+
+    def __init__(self, message: str, *, loc: tuple[str | int, ...]) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
+def _https_url(value: str) -> str:
+    # The pattern admits any https URL shape; this catches what it cannot (port range, user info).
+    parts = urlsplit(value)
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("credentials are not written in the URL: give api.username and api.password")
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0 or not parts.hostname:
+        raise ValueError("expected an https URL with a host and a port from 1 to 65535")
+    return value
 
 
 Duration = Annotated[int, BeforeValidator(parse_duration)]
@@ -93,7 +123,7 @@ Secret = Annotated[SecretRef, BeforeValidator(_refuse_inline_secret)]
 class Api(_Model):
     """SEPM's REST API and the account the controller uses (a system administrator)."""
 
-    url: Annotated[str, Field(pattern=r"^https://[^\s/]+(:\d+)?(/.*)?$")]
+    url: Annotated[str, Field(pattern=r"^https://[^\s/]+(:\d+)?(/.*)?$"), AfterValidator(_https_url)]
     username: Name
     password: Secret
     domain: str = ""
@@ -163,6 +193,24 @@ class Gates(_Model):
     timeout: Duration = 86400
 
 
+COMMAND_PLACEHOLDERS: frozenset[str] = frozenset(
+    {
+        "site",
+        "step",
+        "server",
+        "address",
+        "keystore",
+        "keystore_format",
+        "fingerprint",
+        "msl",
+        "msl_copy",
+        "http_port",
+        "http_ports",
+    }
+)
+"""What a command actuator's argv may mention. ``http_ports`` is ``server=port,server=port``."""
+
+
 class CommandActuator(_Model):
     """A site-supplied program. ``argv`` items may hold ``{site}``, ``{server}``, ``{address}``,
     ``{keystore}``, ``{msl}``, ``{msl_copy}``, ``{http_port}``, ``{fingerprint}``; secrets reach it through
@@ -171,6 +219,20 @@ class CommandActuator(_Model):
     argv: Annotated[list[str], Field(min_length=1)]
     timeout: Duration = 600
     env: dict[str, Secret] = Field(default_factory=dict)
+
+    @field_validator("argv")
+    @classmethod
+    def _known_placeholders(cls, argv: list[str]) -> list[str]:
+        for index, item in enumerate(argv):
+            try:
+                fields = [name for _, name, _, _ in string.Formatter().parse(item) if name is not None]
+            except ValueError as exc:
+                raise ValueError(f"argv[{index}] {item!r}: {exc} (write {{{{ and }}}} for braces)") from None
+            for name in fields:
+                if name not in COMMAND_PLACEHOLDERS:
+                    known = ", ".join("{" + p + "}" for p in sorted(COMMAND_PLACEHOLDERS))
+                    raise ValueError(f"argv[{index}] uses unknown placeholder {{{name}}}; known: {known}")
+        return argv
 
 
 class OperatorActuator(_Model):
@@ -225,15 +287,17 @@ class DesiredSite(_Model):
     @field_validator("servers")
     @classmethod
     def _unique_servers(cls, servers: list[Server]) -> list[Server]:
-        _refuse_duplicates("server name", [s.name for s in servers])
-        _refuse_duplicates("certificate fingerprint", [s.certificate.sha256 for s in servers])
+        _refuse_duplicates("server name", [(s.name, (i, "name")) for i, s in enumerate(servers)])
+        fingerprints = [(s.certificate.sha256, (i, "certificate", "sha256")) for i, s in enumerate(servers)]
+        _refuse_duplicates("certificate fingerprint", fingerprints)
         return servers
 
     @field_validator("management_server_lists")
     @classmethod
     def _unique_msls(cls, msls: list[ManagementServerList]) -> list[ManagementServerList]:
-        _refuse_duplicates("management server list name", [m.name for m in msls])
-        names = [m.name for m in msls] + [m.copy_name for m in msls]
+        _refuse_duplicates("management server list name", [(m.name, (i, "name")) for i, m in enumerate(msls)])
+        names = [(m.name, (i, "name")) for i, m in enumerate(msls)]
+        names += [(m.copy_name, (i, "httpCopy" if m.http_copy else "name")) for i, m in enumerate(msls)]
         _refuse_duplicates("management server list or HTTP copy name", names)
         return msls
 
@@ -241,14 +305,15 @@ class DesiredSite(_Model):
     def _consistent(self) -> DesiredSite:
         known = {s.name for s in self.servers}
         for index, msl in enumerate(self.management_server_lists):
-            for server in msl.servers:
+            for position, server in enumerate(msl.servers):
                 if server not in known:
-                    raise ValueError(
-                        f"managementServerLists[{index}] ({msl.name}) names server {server!r}, "
-                        f"which is not under servers ({', '.join(sorted(known))})"
+                    raise RuleError(
+                        f"management server list {msl.name!r} names server {server!r}, "
+                        f"which is not under servers ({', '.join(sorted(known))})",
+                        loc=("managementServerLists", index, "servers", position),
                     )
         if self.procedure == "multi-server" and len(self.servers) < 2:
-            raise ValueError("procedure multi-server needs two or more servers")
+            raise RuleError("procedure multi-server needs two or more servers", loc=("procedure",))
         return self
 
     def server(self, name: str) -> Server | None:
@@ -270,9 +335,10 @@ class DesiredSite(_Model):
         return hashlib.sha256(self.model_dump_json(by_alias=True).encode()).hexdigest()
 
 
-def _refuse_duplicates(what: str, values: list[Any]) -> None:
+def _refuse_duplicates(what: str, values: Sequence[tuple[Any, tuple[str | int, ...]]]) -> None:
+    """Raise at the second of two equal values; each value comes with its location below the field."""
     seen: set[Any] = set()
-    for value in values:
+    for value, loc in values:
         if value in seen:
-            raise ValueError(f"duplicate {what}: {value!r}")
+            raise RuleError(f"duplicate {what}: {value!r}", loc=loc)
         seen.add(value)

@@ -1,0 +1,44 @@
+"""The values a step offers to a command template and to operator instructions.
+
+One function, so that what a command sees as ``{keystore}`` and what an operator is told to upload are the
+same file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from reconciler.desired.schema import DesiredSite
+from reconciler.model.plan import Step
+
+
+def step_values(desired: DesiredSite, step: Step, *, base: Path) -> dict[str, str]:
+    """``{site}``, ``{step}``, ``{server}``, ... for ``step``; keystore paths are made absolute from ``base``
+    (the desired-state file's folder)."""
+    values: dict[str, str] = {"site": desired.site, "step": step.id}
+    if step.server:
+        server = desired.server(step.server)
+        values["server"] = step.server
+        if server is not None:
+            values["address"] = server.address
+            values["http_port"] = str(server.ports.http)
+            keystore = server.certificate.keystore
+            if keystore is not None:
+                values["keystore"] = str((base / keystore.path).resolve())
+                values["keystore_format"] = keystore.format or _guess_format(keystore.path)
+    if step.keystore and "keystore" not in values:
+        values["keystore"] = str((base / step.keystore).resolve())
+    if step.certificate:
+        values["fingerprint"] = step.certificate
+    if step.source_management_server_list:
+        values["msl"] = step.source_management_server_list
+    if step.management_server_list:
+        key = "msl_copy" if step.source_management_server_list or "copy" in step.kind else "msl"
+        values[key] = step.management_server_list
+    if step.http_ports:
+        values["http_ports"] = ",".join(f"{name}={port}" for name, port in step.http_ports.items())
+    return values
+
+
+def _guess_format(path: str) -> str:
+    return "pkcs12" if path.lower().endswith((".p12", ".pfx")) else "pem"

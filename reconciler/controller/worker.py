@@ -1,0 +1,513 @@
+"""One site's reconcile loop: observe, plan, act on the first ready step, remember, repeat.
+
+Contract (DESIGN.md, Controller):
+- Level-triggered: every reconcile observes the site again and plans from scratch with the journal's
+  Progress. Nothing that decides safety lives only in this object; what it keeps in memory (the SEPM
+  client, the clock estimate, a note that a command just ran) only saves work or time.
+- The journal is written under the site's lease: a fencing token on every mutating call. A worker whose
+  lease was taken over gets `LockLost` and stops; another process on the same journal cannot act on a
+  site this worker holds (`SiteLocked`: this worker waits).
+- Order of writes around an act: intent row, act, observe the effect, done row with SEPM's time of that
+  observation. A crash between any two leaves an intent without done; the next reconcile re-observes
+  and re-plans, which either sees the effect (the step is then "satisfied" and recorded done) or acts
+  again (every act sets a value, so acting twice is harmless).
+- A rotation is started (originals journaled) in its own reconcile before any act, and is bound to the
+  desired state it started from: a newer desired state is queued until the rotation completes or is
+  aborted.
+- Waiting is not failing: a gate that is not open schedules the next reconcile. Transient errors back
+  off exponentially with jitter; permanent ones (credentials rejected, pin mismatch, a refused change)
+  stall the site until the desired state or the secret changes, without retrying in a loop.
+- ``reconcile_once`` returns how long to wait before the next reconcile (seconds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reconciler.act import operator, rest
+from reconciler.act.command import CommandResult, run_command
+from reconciler.act.values import step_values
+from reconciler.controller.desired_source import DesiredSource
+from reconciler.controller.sepm_clock import SepmClock
+from reconciler.controller.status import OperatorTask, SiteStatus, describe_plan
+from reconciler.desired.schema import ActuatorChoice, DesiredSite
+from reconciler.desired.secrets import SecretError, resolve_secret
+from reconciler.journal.errors import LockLost, SiteLocked
+from reconciler.journal.records import Lease, RotationRow
+from reconciler.journal.store import Journal
+from reconciler.model.observed import Observed
+from reconciler.model.plan import Plan, Step, StepKind, StepState
+from reconciler.model.progress import Progress
+from reconciler.plan import plan as make_plan
+from reconciler.sepm.client import SepmClient
+from reconciler.sepm.errors import CredentialsRejected, PermanentError, SepmError, TransientError
+from reconciler.sepm.observer import Observer
+
+log = logging.getLogger(__name__)
+
+_MAX_BACKOFF = 300.0
+_STALLED_RECHECK = 60.0
+_SEE_CHANGE_WITHIN = 120.0  # local seconds we give SEPM to show a certificate a command installed
+
+
+class Stop(Exception):
+    """The worker must stop: its lease is lost."""
+
+
+@dataclass
+class SiteWorker:
+    """Reconciles one site. Create one per site; ``run`` until ``stop`` is set."""
+
+    site: str
+    source: DesiredSource
+    journal: Journal
+    owner: str
+    publish: Callable[[SiteStatus], None]
+    lease_ttl: float = 60.0
+    rng: random.Random = field(default_factory=random.Random)
+    clock: SepmClock = field(default_factory=SepmClock)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _lease: Lease | None = None
+    _client: SepmClient | None = None
+    _client_key: str = ""
+    _observer: Observer | None = None
+    _failures: int = 0
+    _stalled_key: str = ""
+    _installed: dict[str, float] = field(default_factory=dict)
+    _last_gate: dict[str, int] = field(default_factory=dict)
+    last_plan: Plan | None = None
+    last_observed: Observed | None = None
+    status: SiteStatus | None = None
+
+    # -- loop ---------------------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Reconcile until ``stop`` is set; a reconcile in progress is finished, never cut half-way."""
+        try:
+            while not stop.is_set():
+                delay = await self.reconcile_once()
+                self.wake.clear()
+                if delay > 0:
+                    await _first_of(stop.wait(), self.wake.wait(), seconds=delay)
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+        if self._lease is not None:
+            with contextlib.suppress(LockLost):
+                self.journal.release(self._lease)
+            self._lease = None
+
+    async def reconcile_once(self) -> float:
+        """One observe-plan-act round; returns seconds to wait before the next one."""
+        poll = self._poll_interval()
+        try:
+            lease = self._hold_lease()
+        except SiteLocked as locked:
+            self._set_status(
+                "Stalled", "SiteLocked", f"another controller ({locked.owner}) holds this site; waiting"
+            )
+            return poll
+        if self.journal.suspended(self.site):
+            self._set_status("Suspended", "Suspended", "suspended by `sepm-reconciler suspend`")
+            return poll
+        rotation = self.journal.active_rotation(self.site)
+        desired = self._desired(rotation)
+        if desired is None:
+            self._set_status("Unknown", "NoDesiredState", "no valid desired state for this site")
+            return poll
+        try:
+            observed = await self._observe(desired)
+        except PermanentError as error:
+            return self._stall(error)
+        except (TransientError, SecretError) as error:
+            return self._back_off(error)
+        self._failures = 0
+        progress = self.journal.progress(rotation["id"]) if rotation else None
+        result = make_plan(desired, observed, progress, observed.server_time)
+        self.last_plan, self.last_observed = result, observed
+        try:
+            return await self._advance(
+                lease=lease,
+                desired=desired,
+                observed=observed,
+                rotation=rotation,
+                progress=progress,
+                result=result,
+            )
+        except LockLost as lost:
+            raise Stop(f"site {self.site}: lease lost ({lost}); stopping this worker") from lost
+
+    # -- one step -----------------------------------------------------------------------------------
+
+    async def _advance(
+        self,
+        *,
+        lease: Lease,
+        desired: DesiredSite,
+        observed: Observed,
+        rotation: RotationRow | None,
+        progress: Progress | None,
+        result: Plan,
+    ) -> float:
+        poll = self._poll_interval()
+        step = result.current
+        self._publish_plan(desired, observed, rotation, result)
+        if step is None:
+            if rotation is not None and progress is not None:
+                if progress.aborted:
+                    self.journal.finish_rotation(lease, rotation_id=rotation["id"], outcome="aborted")
+                else:
+                    self.journal.finish_rotation(lease, rotation_id=rotation["id"], outcome="completed")
+                log.info("site %s: rotation %s finished", self.site, rotation["id"])
+                return 0.0
+            return self._jittered(poll)
+        if step.state is StepState.BLOCKED:
+            return self._jittered(min(poll, _STALLED_RECHECK))
+        if step.state is StepState.WAITING:
+            if rotation is not None and step.gate is not None:
+                self._note_gate(lease, rotation["id"], step, observed.server_time)
+            return self._until_gate_check(step, poll)
+        if rotation is None or progress is None:
+            if result.procedure is None:
+                return self._jittered(poll)
+            rotation_id = self.journal.start_rotation(
+                lease,
+                desired_json=desired.model_dump_json(by_alias=True),
+                desired_digest=desired.digest(),
+                git_revision=self.source.git_revision,
+                procedure=result.procedure,
+                started_at=observed.server_time,
+                originals=result.originals,
+                original_certificates=result.original_certificates,
+            )
+            log.info("site %s: rotation %s started (%s)", self.site, rotation_id, result.procedure)
+            return 0.0
+        return await self._carry_out(
+            lease=lease, desired=desired, observed=observed, rotation=rotation, progress=progress, step=step
+        )
+
+    async def _carry_out(
+        self,
+        *,
+        lease: Lease,
+        desired: DesiredSite,
+        observed: Observed,
+        rotation: RotationRow,
+        progress: Progress,
+        step: Step,
+    ) -> float:
+        rotation_id = rotation["id"]
+        target = _target(step)
+        if step.kind is StepKind.GATE:
+            reason = progress.proceeded.get(step.id)
+            message = f"break-glass: {reason}" if reason else (step.gate.summary() if step.gate else "")
+            self.journal.record_done(
+                lease,
+                rotation_id=rotation_id,
+                step_id=step.id,
+                applied_at=observed.server_time,
+                message=message,
+                kind=step.kind,
+                target=target,
+            )
+            return 0.0
+        if step.satisfied:
+            self._installed.pop(step.id, None)
+            self.journal.record_done(
+                lease,
+                rotation_id=rotation_id,
+                step_id=step.id,
+                applied_at=observed.server_time,
+                message="observed",
+                kind=step.kind,
+                target=target,
+            )
+            return 0.0
+        if step.actuator == "operator":
+            return self._operator_step(lease, desired, rotation_id, progress, step)
+        if step.id in self._installed and time.monotonic() < self._installed[step.id]:
+            # The command said it installed the certificate; give SEPM time to present it.
+            return 0.5
+        self.journal.record_intent(
+            lease, rotation_id=rotation_id, step_id=step.id, kind=step.kind, target=target
+        )
+        if step.actuator == "rest":
+            return await self._rest_step(lease, rotation_id, step, target)
+        return await self._command_step(lease, desired, rotation_id, step, target)
+
+    async def _rest_step(self, lease: Lease, rotation_id: str, step: Step, target: str) -> float:
+        assert self._client is not None
+        try:
+            applied_at = await rest.apply(step, self._client)
+        except (SepmError, rest.ChangeNotVisible) as error:
+            self.journal.record_failed(lease, rotation_id=rotation_id, step_id=step.id, message=str(error))
+            if isinstance(error, PermanentError):
+                return self._stall(error)
+            return self._back_off(error)
+        self.journal.record_done(lease, rotation_id=rotation_id, step_id=step.id, applied_at=applied_at)
+        return 0.0
+
+    async def _command_step(
+        self, lease: Lease, desired: DesiredSite, rotation_id: str, step: Step, target: str
+    ) -> float:
+        choice = _actuator_for(desired, step)
+        assert choice is not None
+        assert choice.command is not None
+        base = self._base()
+        try:
+            secrets = {name: resolve_secret(ref, base=base) for name, ref in choice.command.env.items()}
+        except SecretError as error:
+            self.journal.record_failed(lease, rotation_id=rotation_id, step_id=step.id, message=str(error))
+            return self._stall(error)
+        result: CommandResult = await run_command(
+            choice.command, values=step_values(desired, step, base=base), secrets=secrets, cwd=str(base)
+        )
+        log.info("site %s: %s: %s", self.site, step.id, result.summary())
+        if not result.ok:
+            self.journal.record_failed(
+                lease,
+                rotation_id=rotation_id,
+                step_id=step.id,
+                message=result.summary() + "\n" + result.output,
+            )
+            return self._back_off(RuntimeError(result.summary()))
+        if operator.needs_acknowledgement(step):
+            # Nothing on SEPM shows an MSL copy or deletion: the exit status is all the evidence there is.
+            self.journal.record_done(
+                lease,
+                rotation_id=rotation_id,
+                step_id=step.id,
+                applied_at=self._client.server_time_ms if self._client and self._client.server_time_ms else 0,
+                message=result.summary(),
+            )
+            return 0.0
+        self._installed[step.id] = time.monotonic() + _SEE_CHANGE_WITHIN
+        return 0.0
+
+    def _operator_step(
+        self, lease: Lease, desired: DesiredSite, rotation_id: str, progress: Progress, step: Step
+    ) -> float:
+        acknowledged = progress.acknowledged.get(step.id)
+        if acknowledged is not None and operator.needs_acknowledgement(step):
+            self.journal.record_done(
+                lease,
+                rotation_id=rotation_id,
+                step_id=step.id,
+                applied_at=self.last_observed.server_time if self.last_observed else 0,
+                message=f"acknowledged: {acknowledged}",
+            )
+            return 0.0
+        in_flight = {row["step_id"] for row in self.journal.in_flight(rotation_id)}
+        if step.id not in in_flight:
+            self.journal.record_intent(
+                lease, rotation_id=rotation_id, step_id=step.id, kind=step.kind, target=_target(step)
+            )
+        return self._jittered(self._poll_interval())
+
+    # -- observation --------------------------------------------------------------------------------
+
+    async def _observe(self, desired: DesiredSite) -> Observed:
+        key = desired.digest()
+        if self._client is None or self._client_key != key:
+            if self._client is not None:
+                await self._client.aclose()
+            password = resolve_secret(desired.api.password, base=self._base())
+            self._client = SepmClient.for_site(desired, password=password)
+            self._observer = Observer(desired, self._client)
+            self._client_key = key
+        assert self._observer is not None
+        observed = await self._observer.observe()
+        self.clock.observe(observed.server_time)
+        return observed
+
+    # -- helpers ------------------------------------------------------------------------------------
+
+    def _desired(self, rotation: RotationRow | None) -> DesiredSite | None:
+        if rotation is not None:
+            return DesiredSite.model_validate_json(rotation["desired_json"])
+        return self.source.sites.get(self.site)
+
+    def _base(self) -> Path:
+        path = self.source.files.get(self.site)
+        return path.parent if path is not None else self.source.folder
+
+    def _poll_interval(self) -> float:
+        desired = self.source.sites.get(self.site)
+        return float(desired.controller.poll_interval) if desired else 60.0
+
+    def _jittered(self, seconds: float) -> float:
+        return seconds * (0.8 + 0.4 * self.rng.random())
+
+    def _hold_lease(self) -> Lease:
+        if self._lease is not None and self._lease.expires_wall - time.time() > self.lease_ttl / 2:
+            return self._lease
+        if self._lease is not None:
+            try:
+                self._lease = self.journal.renew(self._lease)
+                return self._lease
+            except LockLost as lost:
+                raise Stop(f"site {self.site}: lease lost ({lost}); stopping this worker") from lost
+        self._lease = self.journal.acquire_lock(self.site, owner=self.owner, ttl_seconds=self.lease_ttl)
+        return self._lease
+
+    def _until_gate_check(self, step: Step, poll: float) -> float:
+        if step.gate is None:
+            return self._jittered(poll)
+        # Re-check at the poll interval, but no later than the gate's deadline or the end of its minimum
+        # wait: a gate's evidence is re-read, never predicted.
+        due = [step.gate.deadline]
+        if step.gate.earliest_open > (self.clock.now_ms() or 0):
+            due.append(step.gate.earliest_open)
+        soonest = min(self.clock.seconds_until(t) for t in due)
+        return max(0.05, min(self._jittered(poll), soonest + 0.05))
+
+    def _note_gate(self, lease: Lease, rotation_id: str, step: Step, at: int) -> None:
+        assert step.gate is not None
+        if self._last_gate.get(step.id) == step.gate.passed:
+            return
+        self._last_gate[step.id] = step.gate.passed
+        self.journal.record_gate(
+            lease,
+            rotation_id=rotation_id,
+            gate_id=step.id,
+            at=at,
+            passed=step.gate.passed,
+            in_scope=step.gate.in_scope,
+            dormant=step.gate.dormant_count,
+        )
+
+    def _back_off(self, error: BaseException) -> float:
+        self._failures += 1
+        retry_after = getattr(error, "retry_after", None)
+        delay = min(_MAX_BACKOFF, 0.5 * 2 ** min(self._failures, 10))
+        delay = self.rng.uniform(delay / 2, delay)
+        if isinstance(retry_after, (int, float)) and retry_after > delay:
+            delay = float(retry_after)
+        self._set_status("Reconciling", "Retrying", f"{error}; retrying in {delay:.1f}s")
+        log.warning("site %s: %s (attempt %d; retrying in %.1fs)", self.site, error, self._failures, delay)
+        return delay
+
+    def _stall(self, error: BaseException) -> float:
+        reason = type(error).__name__
+        self._set_status("Stalled", reason, str(error))
+        key = f"{reason}:{error}"
+        if key != self._stalled_key:
+            log.error("site %s stalled: %s", self.site, error)
+            self._stalled_key = key
+        if isinstance(error, CredentialsRejected):
+            # SEPM locks accounts: nothing retries until the desired state or its secret changes.
+            return _MAX_BACKOFF
+        return self._jittered(min(self._poll_interval(), _STALLED_RECHECK) * 2)
+
+    def _insecure_since(self, observed: Observed) -> int | None:
+        """SEPM time since which some location has had secure communications off (None: all on)."""
+        if all(loc.secure_communications for _, loc in observed.iter_locations()):
+            return None
+        previous = self.status.insecure_since if self.status else None
+        return previous if previous is not None else observed.server_time
+
+    def _set_status(self, phase: str, reason: str, message: str) -> None:
+        base = self.status or SiteStatus(site=self.site, phase="Unknown")
+        self.status = base.model_copy(
+            update={
+                "phase": phase,
+                "reason": reason,
+                "message": message,
+                "desired_errors": tuple(self.source.errors.get(self.site, ())),
+                "updated_at": time.time(),
+            }
+        )
+        self.publish(self.status)
+
+    def _publish_plan(
+        self, desired: DesiredSite, observed: Observed, rotation: RotationRow | None, result: Plan
+    ) -> None:
+        phase, reason, message = describe_plan(result)
+        step = result.current
+        tasks: tuple[OperatorTask, ...] = ()
+        if step is not None and step.actuator == "operator" and step.state is StepState.READY:
+            values = step_values(desired, step, base=self._base())
+            tasks = (OperatorTask(step=step.id, instructions=operator.instructions(desired, step, values)),)
+            message = f"operator task: {step.description}"
+            reason = "WaitingForOperator"
+        current = self.source.sites.get(self.site)
+        queued = (
+            rotation is not None and current is not None and current.digest() != rotation["desired_digest"]
+        )
+        self.status = SiteStatus(
+            site=self.site,
+            phase=phase,
+            reason=reason,
+            message=message,
+            rotation_id=rotation["id"] if rotation else None,
+            procedure=result.procedure,
+            current_step=step.id if step else None,
+            step_kind=step.kind if step else None,
+            steps_done=sum(1 for s in result.steps if s.state is StepState.DONE),
+            steps_total=len(result.steps),
+            gate=step.gate if step else None,
+            dormant=result.dormant,
+            operator_tasks=tasks,
+            desired_errors=tuple(self.source.errors.get(self.site, ())),
+            queued_change=queued,
+            server_time=observed.server_time,
+            insecure_since=self._insecure_since(observed),
+            certificates=_certificates(desired, observed),
+            updated_at=time.time(),
+        )
+        self.publish(self.status)
+
+
+def _actuator_for(desired: DesiredSite, step: Step) -> ActuatorChoice | None:
+    actuators = desired.actuators
+    if step.kind is StepKind.UPDATE_CERTIFICATE:
+        return actuators.certificate_update
+    if step.kind is StepKind.COPY_MSL:
+        return actuators.msl_copy
+    if step.kind is StepKind.DELETE_MSL_COPY:
+        return actuators.msl_delete
+    return None
+
+
+def _target(step: Step) -> str:
+    if step.server:
+        return f"server {step.server}"
+    if step.group_id:
+        return f"{step.group_path or step.group_id} / {step.location_name or step.location_id}"
+    return step.management_server_list or ""
+
+
+def _certificates(desired: DesiredSite, observed: Observed) -> dict[str, dict[str, str | int | bool]]:
+    out: dict[str, dict[str, str | int | bool]] = {}
+    for server in desired.servers:
+        seen = observed.server(server.name)
+        if seen is None or not seen.certificates:
+            continue
+        presented = next(iter(seen.certificates.values()))
+        out[server.name] = {
+            "sha256": presented.sha256,
+            "not_after": presented.not_after,
+            "matches": seen.presented_fingerprints() == {server.certificate.sha256},
+        }
+    return out
+
+
+async def _first_of(*waits: Coroutine[Any, Any, Any], seconds: float) -> None:
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
