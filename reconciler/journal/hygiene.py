@@ -1,0 +1,31 @@
+"""The journal's last line of defence against storing secrets.
+
+Contract: callers redact free text before they hand it to the journal (a command actuator's output, an
+HTTP error body). The journal cannot know every secret, but one kind is unmistakable and the most
+damaging to leak into a file on a volume: a PEM private key, which a failing certificate-update command
+may well print. ``scrub`` cuts such blocks out, even a block whose END line was truncated away, and
+``contains_private_key`` lets the journal refuse a desired state that embeds one (desired state holds
+references to keystores, never keys).
+"""
+
+from __future__ import annotations
+
+import re
+
+_PRIVATE_KEY_BLOCK = re.compile(
+    r"-----BEGIN (?P<label>[A-Z0-9 ]*PRIVATE KEY)-----.*?(?:-----END (?P=label)-----|\Z)",
+    re.DOTALL,
+)
+_PRIVATE_KEY_MARK = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
+
+REMOVED = "[private key removed]"
+
+
+def scrub(text: str) -> str:
+    """``text`` with every PEM private-key block (complete or truncated) replaced by a marker."""
+    return _PRIVATE_KEY_BLOCK.sub(REMOVED, text)
+
+
+def contains_private_key(text: str) -> bool:
+    """True when ``text`` holds the start of a PEM private-key block."""
+    return _PRIVATE_KEY_MARK.search(text) is not None

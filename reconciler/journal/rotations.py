@@ -1,0 +1,258 @@
+"""Rotations and the originals captured before their first change.
+
+Contract:
+- At most one rotation per site is in progress (no outcome yet); the schema enforces it as well.
+- A rotation carries its own desired state (JSON, digest, Git revision): the controller plans an
+  in-progress rotation from it, so a desired change mid-rotation cannot re-target it.
+- The originals (every location's MSL and secure-communications flag, every server's certificate) are
+  written once, before any step of the rotation is recorded; writing them again, or after a step, is
+  ``OriginalsAlreadyRecorded``. Schema triggers make the rows immutable. They are what abort and the
+  final restore put back, so they must be exactly what was observed before anything changed.
+- Functions here run inside the caller's transaction; fencing is the caller's job.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import cast
+
+from reconciler.journal import history
+from reconciler.journal.errors import (
+    OriginalsAlreadyRecorded,
+    RotationActive,
+    RotationFinished,
+    UnknownRotation,
+)
+from reconciler.journal.hygiene import contains_private_key
+from reconciler.journal.records import Lease, Outcome, RotationId, RotationRow
+from reconciler.model.fingerprint import normalize_fingerprint
+from reconciler.model.progress import LocationOriginal, Procedure
+
+_COLUMNS = (
+    "id, site, desired_digest, git_revision, desired_json, procedure, phase, started_at, created_wall, "
+    "finished_wall, outcome, originals_recorded_wall, token"
+)
+
+
+def _to_row(row: sqlite3.Row) -> RotationRow:
+    return RotationRow(
+        id=RotationId(row["id"]),
+        site=row["site"],
+        desired_digest=row["desired_digest"],
+        git_revision=row["git_revision"],
+        desired_json=row["desired_json"],
+        procedure=cast(Procedure, row["procedure"]),  # the schema's CHECK admits nothing else
+        phase=row["phase"],
+        started_at=row["started_at"],
+        created_wall=row["created_wall"],
+        finished_wall=row["finished_wall"],
+        outcome=cast(Outcome | None, row["outcome"]),
+        originals_recorded=row["originals_recorded_wall"] is not None,
+        token=row["token"],
+    )
+
+
+def get(conn: sqlite3.Connection, rotation_id: str) -> RotationRow | None:
+    row = conn.execute(f"SELECT {_COLUMNS} FROM rotations WHERE id = ?", (rotation_id,)).fetchone()  # noqa: S608
+    return None if row is None else _to_row(row)
+
+
+def active(conn: sqlite3.Connection, site: str) -> RotationRow | None:
+    """The site's rotation in progress, if any."""
+    row = conn.execute(
+        f"SELECT {_COLUMNS} FROM rotations WHERE site = ? AND outcome IS NULL",  # noqa: S608
+        (site,),
+    ).fetchone()
+    return None if row is None else _to_row(row)
+
+
+def recent(conn: sqlite3.Connection, site: str, *, limit: int) -> list[RotationRow]:
+    """The site's rotations, newest first."""
+    rows = conn.execute(
+        f"SELECT {_COLUMNS} FROM rotations WHERE site = ? ORDER BY created_wall DESC, rowid DESC LIMIT ?",  # noqa: S608
+        (site, limit),
+    ).fetchall()
+    return [_to_row(row) for row in rows]
+
+
+def for_write(conn: sqlite3.Connection, lease: Lease, rotation_id: str) -> RotationRow:
+    """The rotation a fenced write is about: it must exist, be the lease's site's, and be in progress."""
+    rotation = get(conn, rotation_id)
+    if rotation is None or rotation["site"] != lease.site:
+        raise UnknownRotation(rotation_id, site=lease.site)
+    if rotation["outcome"] is not None:
+        raise RotationFinished(rotation_id=rotation_id, outcome=rotation["outcome"])
+    return rotation
+
+
+def _new_id(now: float) -> RotationId:
+    # Sortable and readable in `status` output; the random tail keeps ids unique across sites and hosts.
+    stamp = datetime.fromtimestamp(now, UTC).strftime("%Y%m%dT%H%M%SZ")
+    return RotationId(f"r-{stamp}-{uuid.uuid4().hex[:8]}")
+
+
+def start(
+    conn: sqlite3.Connection,
+    *,
+    lease: Lease,
+    desired_json: str,
+    desired_digest: str,
+    git_revision: str,
+    procedure: Procedure,
+    started_at: int,
+    phase: str,
+    now: float,
+) -> RotationId:
+    """Insert a rotation in progress for the lease's site; ``RotationActive`` if one already is."""
+    json.loads(desired_json)  # a rotation that cannot be re-planned from its own desired state is useless
+    if contains_private_key(desired_json):
+        raise ValueError(
+            "desired state handed to the journal embeds a private key; it must only reference one"
+        )
+    existing = active(conn, lease.site)
+    if existing is not None:
+        raise RotationActive(site=lease.site, rotation_id=existing["id"])
+    rotation_id = _new_id(now)
+    conn.execute(
+        "INSERT INTO rotations (id, site, desired_digest, git_revision, desired_json, procedure, phase, "
+        "started_at, created_wall, token) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            rotation_id,
+            lease.site,
+            desired_digest,
+            git_revision,
+            desired_json,
+            procedure,
+            phase,
+            started_at,
+            now,
+            lease.token,
+        ),
+    )
+    revision = f" at {git_revision}" if git_revision else ""
+    history.append(
+        conn,
+        site=lease.site,
+        event="rotation_started",
+        wall=now,
+        rotation_id=rotation_id,
+        who=lease.owner,
+        message=f"{procedure} rotation to desired state {desired_digest}{revision}",
+    )
+    return rotation_id
+
+
+def record_originals(
+    conn: sqlite3.Connection,
+    *,
+    rotation: RotationRow,
+    originals: Mapping[str, LocationOriginal],
+    original_certificates: Mapping[str, str],
+    who: str,
+    now: float,
+) -> None:
+    """Write the rotation's originals, once and before any step (see the module contract)."""
+    rotation_id = rotation["id"]
+    if rotation["originals_recorded"]:
+        raise OriginalsAlreadyRecorded(rotation_id=rotation_id, why="they were recorded already")
+    if conn.execute("SELECT 1 FROM steps WHERE rotation_id = ? LIMIT 1", (rotation_id,)).fetchone():
+        raise OriginalsAlreadyRecorded(rotation_id=rotation_id, why="steps were recorded before them")
+    for key, original in originals.items():
+        if key != original.key:
+            raise ValueError(f"original keyed {key!r} describes location {original.key!r}")
+    conn.executemany(
+        "INSERT INTO original_locations (rotation_id, key, group_id, group_path, location_id, "
+        "location_name, management_server_list, secure_communications) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                rotation_id,
+                key,
+                o.group_id,
+                o.group_path,
+                o.location_id,
+                o.location_name,
+                o.management_server_list,
+                int(o.secure_communications),
+            )
+            for key, o in originals.items()
+        ],
+    )
+    conn.executemany(
+        "INSERT INTO original_certificates (rotation_id, server, sha256) VALUES (?, ?, ?)",
+        [(rotation_id, server, normalize_fingerprint(fp)) for server, fp in original_certificates.items()],
+    )
+    conn.execute("UPDATE rotations SET originals_recorded_wall = ? WHERE id = ?", (now, rotation_id))
+    history.append(
+        conn,
+        site=rotation["site"],
+        event="originals_recorded",
+        wall=now,
+        rotation_id=rotation_id,
+        who=who,
+        message=f"{len(originals)} locations, {len(original_certificates)} server certificates",
+    )
+
+
+def originals(
+    conn: sqlite3.Connection, rotation_id: str
+) -> tuple[dict[str, LocationOriginal], dict[str, str]]:
+    """The recorded originals: locations by target key, certificate fingerprints by server name."""
+    locations = {
+        row["key"]: LocationOriginal(
+            group_id=row["group_id"],
+            group_path=row["group_path"],
+            location_id=row["location_id"],
+            location_name=row["location_name"],
+            management_server_list=row["management_server_list"],
+            secure_communications=bool(row["secure_communications"]),
+        )
+        for row in conn.execute(
+            "SELECT * FROM original_locations WHERE rotation_id = ? ORDER BY key", (rotation_id,)
+        )
+    }
+    certificates = {
+        row["server"]: row["sha256"]
+        for row in conn.execute(
+            "SELECT server, sha256 FROM original_certificates WHERE rotation_id = ? ORDER BY server",
+            (rotation_id,),
+        )
+    }
+    return locations, certificates
+
+
+def set_phase(conn: sqlite3.Connection, *, rotation: RotationRow, phase: str, who: str, now: float) -> None:
+    """Record the rotation's phase (a word for status and metrics); an unchanged phase writes nothing."""
+    if rotation["phase"] == phase:
+        return
+    conn.execute("UPDATE rotations SET phase = ? WHERE id = ?", (phase, rotation["id"]))
+    history.append(
+        conn,
+        site=rotation["site"],
+        event="phase",
+        wall=now,
+        rotation_id=rotation["id"],
+        who=who,
+        message=f"{rotation['phase']} -> {phase}",
+    )
+
+
+def finish(
+    conn: sqlite3.Connection, *, rotation: RotationRow, outcome: Outcome, who: str, now: float
+) -> None:
+    """Give a rotation its outcome; the site may then start another."""
+    conn.execute(
+        "UPDATE rotations SET outcome = ?, finished_wall = ? WHERE id = ?", (outcome, now, rotation["id"])
+    )
+    history.append(
+        conn,
+        site=rotation["site"],
+        event="rotation_finished",
+        wall=now,
+        rotation_id=rotation["id"],
+        who=who,
+        message=outcome,
+    )
