@@ -1,10 +1,200 @@
-"""Subcommands of this area; see reconciler.cli.main for the exit-code contract."""
+"""``run``, ``status``, ``ack``, ``proceed``, ``abort``, ``suspend``, ``resume`` and ``demo``.
+
+``run`` is the long-running controller. The others talk to it through the journal (requests it reads at
+its next reconcile) and the status files it writes, so they work whether or not a controller runs, and
+from another container sharing the state volume.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import getpass
+import json
+import logging
+import signal
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+
+from reconciler.controller.runner import Controller
+from reconciler.controller.status import SiteStatus
+from reconciler.controller.status_store import read_statuses, status_folder
+from reconciler.journal.errors import JournalError
+from reconciler.journal.paths import default_journal_path
+from reconciler.journal.store import Journal
 
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:
-    """Add this area's subcommands to the top-level parser."""
+    """Add the controller's subcommands."""
+    run = commands.add_parser("run", help="run the controller on a desired-state folder")
+    run.add_argument("folder", type=Path, help="the desired-state folder (one YAML file per site)")
+    _journal_option(run)
+    run.add_argument("--resync", type=float, default=300.0, help="seconds between full resyncs")
+    run.add_argument("--log-level", default="INFO")
+    run.set_defaults(handler=_run)
+
+    status = commands.add_parser("status", help="show each site's phase, step, gate progress and tasks")
+    _journal_option(status)
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(handler=_status)
+
+    ack = commands.add_parser("ack", help="acknowledge an operator task the controller cannot observe")
+    ack.add_argument("site")
+    ack.add_argument("step", help="the step id shown by `status`")
+    ack.add_argument("--note", default="")
+    _journal_option(ack)
+    ack.set_defaults(handler=_ack)
+
+    proceed = commands.add_parser("proceed", help="break-glass: open a stalled gate without its evidence")
+    proceed.add_argument("site")
+    proceed.add_argument("gate", help="the gate step id shown by `status`")
+    proceed.add_argument("--reason", required=True, help="why (recorded in the journal)")
+    _journal_option(proceed)
+    proceed.set_defaults(handler=_proceed)
+
+    abort = commands.add_parser("abort", help="restore the secure original settings of a rotation")
+    abort.add_argument("site")
+    abort.add_argument("--reason", default="aborted from the command line")
+    _journal_option(abort)
+    abort.set_defaults(handler=_abort)
+
+    for name, value in (("suspend", True), ("resume", False)):
+        parser = commands.add_parser(
+            name, help=f"{name} a site (a suspended site is observed, never acted on)"
+        )
+        parser.add_argument("site")
+        parser.add_argument("--reason", default="")
+        _journal_option(parser)
+        parser.set_defaults(handler=_suspend, suspend=value)
+
+    demo = commands.add_parser("demo", help="rotate a simulated two-server site end to end, live")
+    demo.add_argument("--speed", type=float, default=600.0, help="simulated seconds per real second")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--keep", type=Path, default=None, help="keep the demo's files in this folder")
+    demo.set_defaults(handler=_demo)
+
+
+def _journal_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--journal",
+        type=Path,
+        default=None,
+        help="journal file (default: $SEPM_RECONCILER_STATE_DIR/journal.db, /var/lib/sepm-reconciler "
+        "as root, else ~/.local/state/sepm-reconciler)",
+    )
+
+
+def _journal_path(args: argparse.Namespace) -> Path:
+    return Path(args.journal) if args.journal else default_journal_path()
+
+
+def _who() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _run(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    folder: Path = args.folder
+    if not folder.exists():
+        print(f"sepm-reconciler run: {folder}: no such folder", file=sys.stderr)
+        return 1
+    controller = Controller(folder=folder, journal_path=_journal_path(args), resync_seconds=args.resync)
+    return asyncio.run(_run_until_signal(controller))
+
+
+async def _run_until_signal(controller: Controller) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return await controller.run(stop)
+
+
+def _status(args: argparse.Namespace) -> int:
+    statuses = read_statuses(status_folder(_journal_path(args)))
+    if args.json:
+        print(json.dumps([s.model_dump(mode="json") for s in statuses], indent=2))
+        return 0
+    if not statuses:
+        print("no site status yet (is `sepm-reconciler run` running with this journal?)")
+        return 0
+    for status in statuses:
+        print(format_status(status))
+    return 0
+
+
+def format_status(status: SiteStatus) -> str:
+    """The human view of one site, as `status` prints it."""
+    lines = [f"{status.site}: {status.phase} ({status.reason}) {status.message}"]
+    if status.rotation_id:
+        lines.append(f"  rotation {status.rotation_id} ({status.procedure}): step {status.steps_done + 1} "
+                     f"of {status.steps_total}: {status.current_step or '-'}")  # fmt: skip
+    if status.gate is not None:
+        lines.append(f"  gate: {status.gate.summary()}; deadline {_sepm_time(status.gate.deadline)}")
+        if status.gate.lagging:
+            lines.append(f"  lagging: {', '.join(status.gate.lagging)}")
+    if status.dormant:
+        shown = ", ".join(status.dormant[:10]) + (" ..." if len(status.dormant) > 10 else "")
+        lines.append(f"  dormant clients ({len(status.dormant)}), will need a manual fix: {shown}")
+    for task in status.operator_tasks:
+        lines.append(f"  operator task {task.step}:")
+        lines.extend(f"    - {line}" for line in task.instructions)
+    for error in status.desired_errors:
+        lines.append(f"  invalid desired state (last valid one stays in force): {error}")
+    if status.queued_change:
+        lines.append("  a newer desired state is queued until this rotation completes")
+    return "\n".join(lines)
+
+
+def _sepm_time(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _request(args: argparse.Namespace, what: str) -> int:
+    try:
+        with Journal(_journal_path(args)) as journal:
+            if what == "ack":
+                journal.request_ack(args.site, args.step, who=_who(), note=args.note)
+            elif what == "proceed":
+                journal.request_proceed(args.site, args.gate, reason=args.reason, who=_who())
+            elif what == "abort":
+                journal.request_abort(args.site, who=_who(), reason=args.reason)
+            else:
+                changed = journal.set_suspended(args.site, args.suspend, who=_who(), reason=args.reason)
+                if not changed:
+                    print(f"{args.site} already {'suspended' if args.suspend else 'running'}")
+    except (JournalError, ValueError) as error:
+        print(f"sepm-reconciler {what}: {error}", file=sys.stderr)
+        return 1
+    print(f"{what}: recorded for {args.site}; the controller applies it at its next reconcile")
+    return 0
+
+
+def _ack(args: argparse.Namespace) -> int:
+    return _request(args, "ack")
+
+
+def _proceed(args: argparse.Namespace) -> int:
+    return _request(args, "proceed")
+
+
+def _abort(args: argparse.Namespace) -> int:
+    return _request(args, "abort")
+
+
+def _suspend(args: argparse.Namespace) -> int:
+    return _request(args, "suspend" if args.suspend else "resume")
+
+
+def _demo(args: argparse.Namespace) -> int:
+    # Imported here: the demo pulls in the simulator, which `run` in production never needs.
+    from reconciler.cli.demo import run_demo  # noqa: PLC0415
+
+    return run_demo(speed=args.speed, seed=args.seed, keep=args.keep)

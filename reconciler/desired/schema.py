@@ -268,8 +268,27 @@ class Actuators(_Model):
     )
 
 
+def parse_interval(value: object) -> float:
+    """A poll interval: any duration, or ``250ms`` for the simulator's fast clocks; at least 50 ms."""
+    if isinstance(value, str) and value.strip().endswith("ms"):
+        digits = value.strip()[:-2].strip()
+        if not digits.isdigit():
+            raise ValueError(f"expected a duration such as 500ms, 30s or 5m, got {value!r}")
+        seconds = int(digits) / 1000
+    else:
+        seconds = float(parse_duration(value))
+    if seconds < 0.05:
+        raise ValueError("a poll interval shorter than 50ms would flood SEPM")
+    return seconds
+
+
+Interval = Annotated[float, BeforeValidator(parse_interval)]
+
+
 class Controller(_Model):
-    poll_interval: Duration = 60
+    """How often the controller re-reads a site when nothing else wakes it (jittered by ±20%)."""
+
+    poll_interval: Interval = 60.0
 
 
 class DesiredSite(_Model):
