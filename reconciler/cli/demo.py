@@ -95,11 +95,16 @@ async def _rotate(folder: Path, journal_path: Path, *, site: str) -> dict[str, A
     controller = Controller(folder=folder, journal_path=journal_path, watch=False, on_status=on_status)
     started = time.monotonic()
     run = asyncio.create_task(controller.run(stop))
-    try:
-        await asyncio.wait_for(asyncio.shield(stop.wait()), timeout=TIME_LIMIT_SECONDS)
-    except TimeoutError:
+    stopped = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait(
+        {run, stopped}, timeout=TIME_LIMIT_SECONDS, return_when=asyncio.FIRST_COMPLETED
+    )
+    if not done:
         seen["stalled"] = "the rotation did not finish within the demo's time limit"
-        stop.set()
+    elif run in done and not stop.is_set():
+        seen["stalled"] = "the controller stopped (see its log above)"
+    stop.set()
+    stopped.cancel()
     await run
     view.finish()
     seen["seconds"] = time.monotonic() - started
@@ -148,7 +153,7 @@ def write_desired_state(sim: Simulator, *, workdir: Path, endpoints_file: Path) 
         str(endpoints_file),
     ]
     msls = [
-        {"name": msl.name, "servers": [e[0] for e in sorted(msl.entries, key=lambda e: e[1])]}
+        {"name": msl.name, "servers": [e.server for e in sorted(msl.entries, key=lambda e: e.priority)]}
         for msl in sim.site.msls()
     ]
     desired = {
@@ -188,7 +193,7 @@ def write_desired_state(sim: Simulator, *, workdir: Path, endpoints_file: Path) 
                         "{msl}",
                         "--name",
                         "{msl_copy}",
-                        "--http-ports",
+                        "--http-port",
                         "{http_ports}",
                     ],
                     "timeout": "60s",
@@ -243,10 +248,12 @@ def _final_report(
     print(f"  original settings restored: {'yes' if not changed else 'NO: ' + ', '.join(map(str, changed))}")
     print(f"  rotation time (SEPM clock): {_hours(sepm_ms)}  ({outcome.get('seconds', 0):.1f} s real)")
     print(f"  evidence lower bound:       {_hours(int(outcome.get('lower_bound', 0)))}")
-    windows = report.get("insecureWindows", {})
+    windows: dict[str, list[list[int | None]]] = report.get("insecureWindows", {})
+    still_open = sorted(group for group, spans in windows.items() if any(end is None for _, end in spans))
     if windows:
-        print(f"  secure communications off:  {len(windows)} group(s), each only inside the rotation")
-    ok = completed and not orphaned and not changed
+        closed = "all closed again" if not still_open else "STILL OFF: " + ", ".join(still_open)
+        print(f"  secure communications off:  {len(windows)} group(s) during the rotation, {closed}")
+    ok = completed and not orphaned and not changed and not still_open
     print("\nResult: " + ("zero clients orphaned, originals restored." if ok else "FAILED (see above)."))
     return 0 if ok else 1
 

@@ -74,7 +74,7 @@ def _register_actions(actions: argparse._SubParsersAction[Any]) -> None:
     copy.add_argument("--source", required=True)
     copy.add_argument("--name", required=True)
     copy.add_argument("--protocol", choices=("http", "https"), default="http")
-    copy.add_argument("--http-port", action="append", default=[], metavar="SERVER=PORT")
+    copy.add_argument("--http-port", action="append", default=[], metavar="SERVER=PORT[,SERVER=PORT]")
     delete = action("delete-msl", "delete an MSL that is no longer assigned", _delete_msl)
     delete.add_argument("--name", required=True)
     update = action("update-certificate", "replace a server's certificate", _update_certificate)
@@ -146,7 +146,8 @@ def _done(_payload: Any) -> None:
 
 def _copy_msl(client: ConsoleClient, args: argparse.Namespace) -> None:
     ports: dict[str, int] = {}
-    for item in args.http_port:
+    # Repeated flags or one comma-separated list (what a desired state's {http_ports} expands to).
+    for item in (part for value in args.http_port for part in value.split(",") if part):
         server, sep, port = item.partition("=")
         if not sep or not server or not port.isdigit():
             raise ValueError(f"--http-port takes SERVER=PORT, got {item!r}")

@@ -133,7 +133,6 @@ class SiteWorker:
             return self._stall(error)
         except (TransientError, SecretError) as error:
             return self._back_off(error)
-        self._failures = 0
         progress = self.journal.progress(rotation["id"]) if rotation else None
         result = make_plan(desired, observed, progress, observed.server_time)
         self.last_plan, self.last_observed = result, observed
@@ -176,6 +175,7 @@ class SiteWorker:
         if step.state is StepState.BLOCKED:
             return self._jittered(min(poll, _STALLED_RECHECK))
         if step.state is StepState.WAITING:
+            self._failures = 0
             if rotation is not None and step.gate is not None:
                 self._note_gate(lease, rotation["id"], step, observed.server_time)
             return self._until_gate_check(step, poll)
@@ -213,7 +213,7 @@ class SiteWorker:
         if step.kind is StepKind.GATE:
             reason = progress.proceeded.get(step.id)
             message = f"break-glass: {reason}" if reason else (step.gate.summary() if step.gate else "")
-            self.journal.record_done(
+            self._record_done(
                 lease,
                 rotation_id=rotation_id,
                 step_id=step.id,
@@ -225,7 +225,7 @@ class SiteWorker:
             return 0.0
         if step.satisfied:
             self._installed.pop(step.id, None)
-            self.journal.record_done(
+            self._record_done(
                 lease,
                 rotation_id=rotation_id,
                 step_id=step.id,
@@ -256,7 +256,7 @@ class SiteWorker:
             if isinstance(error, PermanentError):
                 return self._stall(error)
             return self._back_off(error)
-        self.journal.record_done(lease, rotation_id=rotation_id, step_id=step.id, applied_at=applied_at)
+        self._record_done(lease, rotation_id=rotation_id, step_id=step.id, applied_at=applied_at)
         return 0.0
 
     async def _command_step(
@@ -285,7 +285,7 @@ class SiteWorker:
             return self._back_off(RuntimeError(result.summary()))
         if operator.needs_acknowledgement(step):
             # Nothing on SEPM shows an MSL copy or deletion: the exit status is all the evidence there is.
-            self.journal.record_done(
+            self._record_done(
                 lease,
                 rotation_id=rotation_id,
                 step_id=step.id,
@@ -301,7 +301,7 @@ class SiteWorker:
     ) -> float:
         acknowledged = progress.acknowledged.get(step.id)
         if acknowledged is not None and operator.needs_acknowledgement(step):
-            self.journal.record_done(
+            self._record_done(
                 lease,
                 rotation_id=rotation_id,
                 step_id=step.id,
@@ -387,6 +387,11 @@ class SiteWorker:
             in_scope=step.gate.in_scope,
             dormant=step.gate.dormant_count,
         )
+
+    def _record_done(self, lease: Lease, **fields: Any) -> None:
+        """A step is done: the failures that delayed it are forgotten (backoff starts again small)."""
+        self.journal.record_done(lease, **fields)
+        self._failures = 0
 
     def _back_off(self, error: BaseException) -> float:
         self._failures += 1

@@ -270,7 +270,9 @@ class Actuators(_Model):
 
 def parse_interval(value: object) -> float:
     """A poll interval: any duration, or ``250ms`` for the simulator's fast clocks; at least 50 ms."""
-    if isinstance(value, str) and value.strip().endswith("ms"):
+    if isinstance(value, float):
+        seconds = value
+    elif isinstance(value, str) and value.strip().endswith("ms"):
         digits = value.strip()[:-2].strip()
         if not digits.isdigit():
             raise ValueError(f"expected a duration such as 500ms, 30s or 5m, got {value!r}")
