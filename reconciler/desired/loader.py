@@ -1,0 +1,223 @@
+"""Read and check a desired-state folder: one site per YAML file, every error with its file, line and field.
+
+Contract:
+- `load_folder(path)` reads every ``*.yaml`` / ``*.yml`` directly in the folder (not hidden ones, not
+  sub-folders), in name order. A site with any error is absent from ``sites``; ``errors`` lists every
+  error found (not only the first), file by file in that order and by line within a file. ``files`` maps
+  every site name that could be read, valid or not, to its file, so a caller can tell "hq is invalid"
+  from "hq is gone" (``files.keys() - sites.keys()`` are the invalid ones).
+- A missing folder, a path that is not a folder and a folder without site files are errors too: a
+  controller must never take "no files" for "no sites" (a Git checkout may be half-way).
+- The same site declared in two files is an error in both, and the site is absent from ``sites``.
+- `load_file(path)` checks one file alone: YAML (one document, no duplicate keys), the schema
+  (`reconciler.desired.schema`), then each declared keystore (readable with its password, the private
+  key belongs to the certificate, the certificate is the declared ``sha256``, RSA, not expired). The
+  keystore checks read secrets (a PKCS#12 password), so validating a site with keystores needs them;
+  other secrets (the API password, command environments) are only resolved when they are used.
+- Errors never contain a secret value (see `reconciler.desired.messages`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from reconciler.desired.keystore import KeystoreError, keystore_path, read_keystore
+from reconciler.desired.messages import describe, format_path
+from reconciler.desired.schema import DesiredSite
+from reconciler.desired.secrets import SecretError
+from reconciler.desired.yamlsource import YamlDocument, YamlPath, YamlSourceError, parse_yaml
+
+SITE_SUFFIXES = (".yaml", ".yml")
+_TOP_KEYS = "site, api, servers and managementServerLists"
+
+
+@dataclass(frozen=True)
+class LoadError:
+    file: Path
+    line: int | None
+    field: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else str(self.file)
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    sites: dict[str, DesiredSite]
+    errors: list[LoadError]
+    files: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+@dataclass
+class _FileOutcome:
+    site: DesiredSite | None
+    errors: list[LoadError]
+    name: str | None = None
+    name_line: int | None = None
+
+
+def load_file(path: Path) -> tuple[DesiredSite | None, list[LoadError]]:
+    """One site file: the site when it is valid (else None), and every error in line order."""
+    outcome = _read_site(path)
+    return outcome.site, outcome.errors
+
+
+def load_folder(path: Path) -> LoadResult:
+    """Every site file directly in ``path``; see the module docstring for what counts as an error."""
+    if not path.exists():
+        return LoadResult(sites={}, errors=[LoadError(path, None, None, "no such folder")])
+    if not path.is_dir():
+        return LoadResult(sites={}, errors=[LoadError(path, None, None, "not a folder")])
+    paths = site_files(path)
+    if not paths:
+        message = f"holds no desired-state file ({', '.join('*' + s for s in SITE_SUFFIXES)})"
+        return LoadResult(sites={}, errors=[LoadError(path, None, None, message)])
+    outcomes = {file: _read_site(file) for file in paths}
+    declared: dict[str, list[Path]] = {}
+    for file, outcome in outcomes.items():
+        if outcome.name is not None:
+            declared.setdefault(outcome.name, []).append(file)
+    for name, files in declared.items():
+        for file in files if len(files) > 1 else []:
+            outcome = outcomes[file]
+            others = ", ".join(str(other) for other in files if other != file)
+            outcome.errors.append(
+                LoadError(file, outcome.name_line, "site", f"site {name!r} is also declared in {others}")
+            )
+            outcome.errors.sort(key=_line_order)
+            outcome.site = None
+    return LoadResult(
+        sites={o.site.site: o.site for o in outcomes.values() if o.site is not None},
+        errors=[error for outcome in outcomes.values() for error in outcome.errors],
+        files={name: files[0] for name, files in declared.items()},
+    )
+
+
+def site_files(folder: Path) -> list[Path]:
+    """The site files of a folder in name order: ``*.yaml`` and ``*.yml``, hidden files excluded."""
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.suffix in SITE_SUFFIXES and not p.name.startswith(".") and p.is_file()
+    )
+
+
+def keystore_problems(site: DesiredSite, *, base: Path, now: datetime) -> list[tuple[YamlPath, str]]:
+    """What is wrong with the keystores a site declares, each with the path of the key to blame."""
+    problems: list[tuple[YamlPath, str]] = []
+    for index, server in enumerate(site.servers):
+        declared = server.certificate.keystore
+        if declared is None:
+            continue
+        at: YamlPath = ("servers", index, "certificate", "keystore")
+        try:
+            contents = read_keystore(declared, base=base)
+        except SecretError as exc:
+            problems.append(((*at, "password"), f"cannot read the keystore password: {exc}"))
+            continue
+        except KeystoreError as exc:
+            problems.append((at, str(exc)))
+            continue
+        where = keystore_path(declared, base=base)
+        if contents.fingerprint != server.certificate.sha256:
+            problems.append(
+                (
+                    ("servers", index, "certificate", "sha256"),
+                    f"does not match the certificate in keystore {where}, which is {contents.fingerprint}",
+                )
+            )
+        if contents.key_type != "RSA":
+            problems.append(
+                (
+                    at,
+                    f"the certificate in {where} has a {contents.key_bits}-bit {contents.key_type} key; "
+                    "SEPM needs an RSA key",
+                )
+            )
+        if contents.not_after <= now:
+            problems.append((at, f"the certificate in {where} expired on {contents.not_after:%Y-%m-%d} UTC"))
+    return problems
+
+
+def _read_site(path: Path) -> _FileOutcome:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return _FileOutcome(None, [LoadError(path, None, None, f"cannot read: {exc.strerror or exc}")])
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        return _FileOutcome(None, [LoadError(path, line, None, "not UTF-8 text")])
+    try:
+        document = parse_yaml(text)
+    except YamlSourceError as exc:
+        return _FileOutcome(None, [LoadError(path, exc.line, None, exc.message)])
+    data = document.data
+    if data is None:
+        message = f"the file is empty; a site file is one mapping with {_TOP_KEYS}"
+        return _FileOutcome(None, [LoadError(path, 1, None, message)])
+    if not isinstance(data, dict):
+        message = f"expected a mapping with {_TOP_KEYS} at the top level, found {_kind(data)}"
+        return _FileOutcome(None, [LoadError(path, document.line_of(()), None, message)])
+    name, name_line = _declared_name(document)
+    outcome = _FileOutcome(None, [], name, name_line)
+    for repeat in document.duplicates:
+        outcome.errors.append(
+            LoadError(
+                path,
+                repeat.line,
+                format_path(repeat.path),
+                f"duplicate key (first written at line {repeat.first_line})",
+            )
+        )
+    try:
+        site = DesiredSite.model_validate(data, by_alias=True, by_name=False)
+    except ValidationError as exc:
+        for detail in exc.errors():
+            loc, message = describe(detail)
+            outcome.errors.append(_error(path, document, loc, message))
+    else:
+        for loc, message in keystore_problems(site, base=path.parent, now=datetime.now(UTC)):
+            outcome.errors.append(_error(path, document, loc, message))
+        if not outcome.errors:
+            outcome.site = site
+    outcome.errors.sort(key=_line_order)
+    return outcome
+
+
+def _error(path: Path, document: YamlDocument, loc: YamlPath, message: str) -> LoadError:
+    return LoadError(path, document.line_of(loc), format_path(loc) or None, message)
+
+
+def _declared_name(document: YamlDocument) -> tuple[str | None, int | None]:
+    name = document.data.get("site") if isinstance(document.data, dict) else None
+    if isinstance(name, str) and name:
+        return name, document.line_of(("site",))
+    return None, None
+
+
+def _line_order(error: LoadError) -> int:
+    return error.line if error.line is not None else 0
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return type(value).__name__

@@ -1,0 +1,111 @@
+"""``sepm-reconciler validate DIR``: exit codes and output, and the example desired-state/ it ships with."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import VALID_SITE
+
+from reconciler.cli.main import main
+from reconciler.desired.loader import load_folder
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "desired-state"
+
+
+def test_valid_folder_exits_0_with_one_line_per_site(site_folder, capsys):
+    """Every site valid: exit 0, one summary line per site on stdout, nothing on stderr."""
+    (site_folder / "b.yaml").write_text(VALID_SITE.replace("site: corpus", "site: bravo"), encoding="utf-8")
+    (site_folder / "a.yaml").write_text(VALID_SITE.replace("site: corpus", "site: alpha"), encoding="utf-8")
+    assert main(["validate", str(site_folder)]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [
+        f"alpha: valid ({site_folder / 'a.yaml'}): 1 server, 1 management server list, procedure auto",
+        f"bravo: valid ({site_folder / 'b.yaml'}): 1 server, 1 management server list, procedure auto",
+    ]
+    assert err == ""
+
+
+def test_invalid_folder_exits_1_with_every_error_on_stderr(site_folder, capsys):
+    """Any error: exit 1, each error as file:line: field: message on stderr, valid sites still listed."""
+    (site_folder / "a.yaml").write_text(VALID_SITE.replace("site: corpus", "site: alpha"), encoding="utf-8")
+    broken = (
+        VALID_SITE.replace("site: corpus", "site: bravo").replace("8446", "84460") + "procedure: rolling\n"
+    )
+    (site_folder / "b.yaml").write_text(broken, encoding="utf-8")
+    assert main(["validate", str(site_folder)]) == 1
+    out, err = capsys.readouterr()
+    b = site_folder / "b.yaml"
+    assert err.splitlines() == [
+        f"{b}:3: api.url: expected an https URL with a host and a port from 1 to 65535",
+        f"{b}:14: procedure: expected 'auto', 'single-server' or 'multi-server'",
+        "invalid: 2 errors",
+    ]
+    assert out.splitlines() == [
+        f"alpha: valid ({site_folder / 'a.yaml'}): 1 server, 1 management server list, procedure auto"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        pytest.param(lambda p: None, "no such folder", id="missing"),
+        pytest.param(lambda p: p.mkdir(), "holds no desired-state file (*.yaml, *.yml)", id="no-site-file"),
+    ],
+)
+def test_folder_without_sites_exits_1(tmp_path, capsys, make, message):
+    """A folder that does not exist or holds no site file is an error, exit 1."""
+    folder = tmp_path / "desired-state"
+    make(folder)
+    assert main(["validate", str(folder)]) == 1
+    out, err = capsys.readouterr()
+    assert err.splitlines() == [f"{folder}: {message}", "invalid: 1 error"]
+    assert out == ""
+
+
+def test_keystores_checked_are_counted(keystores, tmp_path, capsys):
+    """A valid site with a keystore says that the keystore was checked."""
+    text = VALID_SITE.replace(
+        "      sha256: aabbccddeeff00112233445566778899aabbccddeeff00112233445566778899",
+        "      sha256: ${sha256:good.pem}\n      keystore: {path: ../keystores/good.pem}",
+    )
+    source = tmp_path / "with-keystore.yaml"
+    source.write_text(text, encoding="utf-8")
+    folder = keystores.folder / f"site-{tmp_path.name}"
+    keystores.install(source, folder)
+    assert main(["validate", str(folder)]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("procedure auto, 1 keystore checked")
+
+
+def test_example_desired_state_is_valid():
+    """The shipped example folder loads without errors, one site per file."""
+    result = load_folder(EXAMPLE)
+    assert [str(e) for e in result.errors] == []
+    assert sorted(result.sites) == ["hq", "osaka"]
+    assert result.files == {"hq": EXAMPLE / "hq.yaml", "osaka": EXAMPLE / "osaka.yaml"}
+    hq = result.sites["hq"]
+    assert {m.name for m in hq.management_server_lists if m.can_fail_over} == {
+        "Default Management Server List",
+        "HQ Laptops",
+    }
+    assert result.sites["osaka"].procedure == "single-server"
+
+
+def test_validate_command_accepts_the_example_folder():
+    """``sepm-reconciler validate desired-state``, run from the repository, exits 0 and names each site."""
+    script = shutil.which("sepm-reconciler", path=str(Path(sys.executable).parent))
+    command = [script] if script else [sys.executable, "-m", "reconciler.cli"]
+    done = subprocess.run(
+        [*command, "validate", "desired-state"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert [line.split(":")[0] for line in done.stdout.splitlines()] == ["hq", "osaka"]
