@@ -32,6 +32,9 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     run.add_argument("folder", type=Path, help="the desired-state folder (one YAML file per site)")
     _journal_option(run)
     run.add_argument("--resync", type=float, default=300.0, help="seconds between full resyncs")
+    run.add_argument(
+        "--lease-ttl", type=float, default=60.0, help="seconds a site's lease outlives a crashed controller"
+    )
     run.add_argument("--log-level", default="INFO")
     run.set_defaults(handler=_run)
 
@@ -105,7 +108,9 @@ def _run(args: argparse.Namespace) -> int:
     if not folder.exists():
         print(f"sepm-reconciler run: {folder}: no such folder", file=sys.stderr)
         return 1
-    controller = Controller(folder=folder, journal_path=_journal_path(args), resync_seconds=args.resync)
+    controller = Controller(
+        folder=folder, journal_path=_journal_path(args), resync_seconds=args.resync, lease_ttl=args.lease_ttl
+    )
     return asyncio.run(_run_until_signal(controller))
 
 

@@ -15,36 +15,21 @@ Exit 0 only when the rotation completed with zero orphaned clients and the origi
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import secrets
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, load_pem_private_key, pkcs12
-from cryptography.x509 import load_pem_x509_certificate
-
 from reconciler.cli.progress import ProgressView
+from reconciler.cli.rehearsal import Settings, prepare
 from reconciler.controller.runner import Controller
 from reconciler.controller.status import SiteStatus
 from reconciler.journal.store import Journal
 from reconciler.sim.app import Simulator
-from reconciler.sim.certs import fingerprint, generate_self_signed
-from reconciler.sim.console_client import ConsoleClient
-from reconciler.sim.engine import Site
 
 SCENARIO = "mixed-14-2"
 TIME_LIMIT_SECONDS = 110.0
-PASSWORD_VARIABLE = "SEPM_DEMO_PASSWORD"  # noqa: S105 (a variable's name)
-KEYSTORE_VARIABLE = "SEPM_DEMO_KEYSTORE_PASSWORD"
-
-Settings = dict[tuple[str, str], tuple[str, bool]]
 
 
 def run_demo(*, speed: float, seed: int, keep: Path | None) -> int:
@@ -60,18 +45,17 @@ def run_demo(*, speed: float, seed: int, keep: Path | None) -> int:
 async def _demo(workdir: Path, *, speed: float, seed: int) -> int:
     print(f"Starting a simulated SEPM site ({SCENARIO}) at {speed:g}x real time ...")
     with Simulator(SCENARIO, speed=speed, seed=seed) as sim:
-        endpoints_file = workdir / "endpoints.json"
-        _write_private(endpoints_file, _json(sim.endpoints))
-        folder = write_desired_state(sim, workdir=workdir, endpoints_file=endpoints_file)
-        before = location_settings(sim.site)
+        rehearsal = prepare(sim, workdir)
+        folder = rehearsal.folder
+        before = rehearsal.location_settings()
         clients = len(sim.site.computers())
         print(f"Site {sim.site.name}: {len(sim.site.servers())} servers, {clients:,} clients, "
               f"desired state in {folder}")  # fmt: skip
         print("Rotating every server certificate; each gate waits for 3 heartbeats of evidence per client.\n")
         journal_path = workdir / "state" / "journal.db"
         outcome = await _rotate(folder, journal_path, site=sim.site.name)
-        report = ConsoleClient.from_endpoints(endpoints_file).call("GET", "report")
-        after = location_settings(sim.site)
+        report = rehearsal.report()
+        after = rehearsal.location_settings()
     return _final_report(outcome, report, before, after, journal_path, site=sim.site.name)
 
 
@@ -109,116 +93,6 @@ async def _rotate(folder: Path, journal_path: Path, *, site: str) -> dict[str, A
     view.finish()
     seen["seconds"] = time.monotonic() - started
     return seen
-
-
-def write_desired_state(sim: Simulator, *, workdir: Path, endpoints_file: Path) -> Path:
-    """New keystores for every server and the desired-state file that asks for them."""
-    keystores = workdir / "keystores"
-    keystores.mkdir(exist_ok=True)
-    keystore_password = secrets.token_urlsafe(18)
-    os.environ[KEYSTORE_VARIABLE] = keystore_password
-    os.environ[PASSWORD_VARIABLE] = str(sim.endpoints["password"])
-    servers = []
-    for view in sim.site.servers():
-        cert_pem, key_pem = generate_self_signed(view.name)
-        path = keystores / f"{view.name}.p12"
-        _write_private(path, _pkcs12(view.name, cert_pem, key_pem, keystore_password))
-        bound = sim.endpoints["servers"][view.name]
-        nominal = bound.get("nominalPorts", {})
-        servers.append(
-            {
-                "name": view.name,
-                "address": bound["address"],
-                "ports": {
-                    "https": bound["https"],
-                    "console": bound["console"],
-                    "rest": bound["rest"],
-                    # The HTTP copy of the MSL carries the port clients use, not the one this demo bound.
-                    "http": nominal.get("http", bound["http"]),
-                },
-                "certificate": {
-                    "sha256": fingerprint(cert_pem),
-                    "previousSha256": [bound["sha256"]],
-                    "keystore": {"path": str(path), "password": {"env": KEYSTORE_VARIABLE}},
-                },
-            }
-        )
-    console = [
-        sys.executable,
-        "-m",
-        "reconciler.cli",
-        "sim",
-        "console",
-        "--endpoints-file",
-        str(endpoints_file),
-    ]
-    msls = [
-        {"name": msl.name, "servers": [e.server for e in sorted(msl.entries, key=lambda e: e.priority)]}
-        for msl in sim.site.msls()
-    ]
-    desired = {
-        "site": sim.site.name,
-        "api": {
-            "url": sim.endpoints["restUrl"],
-            "username": sim.endpoints["username"],
-            "password": {"env": PASSWORD_VARIABLE},
-        },
-        "servers": servers,
-        "managementServerLists": msls,
-        "procedure": "auto",
-        "gates": {"heartbeatCycles": 3, "dormantAfter": "7d", "timeout": "24h"},
-        "actuators": {
-            "certificateUpdate": {
-                "command": {
-                    "argv": [
-                        *console,
-                        "update-certificate",
-                        "--server",
-                        "{server}",
-                        "--keystore",
-                        "{keystore}",
-                        "--password-env",
-                        "KEYSTORE_PASSWORD",
-                    ],
-                    "timeout": "60s",
-                    "env": {"KEYSTORE_PASSWORD": {"env": KEYSTORE_VARIABLE}},
-                }
-            },
-            "mslCopy": {
-                "command": {
-                    "argv": [
-                        *console,
-                        "copy-msl",
-                        "--source",
-                        "{msl}",
-                        "--name",
-                        "{msl_copy}",
-                        "--http-port",
-                        "{http_ports}",
-                    ],
-                    "timeout": "60s",
-                }
-            },
-            "mslDelete": {
-                "command": {"argv": [*console, "delete-msl", "--name", "{msl_copy}"], "timeout": "60s"}
-            },
-        },
-        "controller": {"pollInterval": "250ms"},
-    }
-    folder = workdir / "desired-state"
-    folder.mkdir(exist_ok=True)
-    (folder / f"{sim.site.name}.yaml").write_text(yaml.safe_dump(desired, sort_keys=False), encoding="utf-8")
-    return folder
-
-
-def location_settings(site: Site) -> Settings:
-    """Every location's (MSL, secure flag), by group path and location name."""
-    found: Settings = {}
-    for group in site.groups():
-        for location in site.locations(group.id):
-            settings = site.location_settings(group.id, location.id)
-            found[(group.full_path, location.name)] = (settings.msl, settings.secure_communications)
-    return found
 
 
 def _final_report(
@@ -266,27 +140,3 @@ def _last(outcome: dict[str, Any]) -> str:
 def _hours(ms: int) -> str:
     minutes = ms / 60000
     return f"{minutes / 60:.1f} h" if minutes >= 90 else f"{minutes:.0f} min"
-
-
-def _pkcs12(name: str, cert_pem: bytes, key_pem: bytes, password: str) -> bytes:
-    key = load_pem_private_key(key_pem, password=None)
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise TypeError("the simulator makes RSA keys, as SEPM requires")
-    cert = load_pem_x509_certificate(cert_pem)
-    return pkcs12.serialize_key_and_certificates(
-        name.encode(),
-        key,
-        cert,
-        None,
-        BestAvailableEncryption(password.encode()),
-    )
-
-
-def _json(value: Any) -> bytes:
-    return json.dumps(value, indent=2).encode()
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
