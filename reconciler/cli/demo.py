@@ -123,7 +123,12 @@ def _final_report(
     print(f"  rotation time (SEPM clock): {_hours(sepm_ms)}  ({outcome.get('seconds', 0):.1f} s real)")
     print(f"  evidence lower bound:       {_hours(int(outcome.get('lower_bound', 0)))}")
     windows: dict[str, list[list[int | None]]] = report.get("insecureWindows", {})
-    still_open = sorted(group for group, spans in windows.items() if any(end is None for _, end in spans))
+    insecure_before = {group for (group, _), (_, secure) in before.items() if not secure}
+    still_open = sorted(
+        group
+        for group, spans in windows.items()
+        if group not in insecure_before and any(end is None for _, end in spans)
+    )
     if windows:
         closed = "all closed again" if not still_open else "STILL OFF: " + ", ".join(still_open)
         print(f"  secure communications off:  {len(windows)} group(s) during the rotation, {closed}")

@@ -229,12 +229,20 @@ def _simulate(args: argparse.Namespace) -> int:
     except (ScenarioError, SimError, ValueError, OSError) as exc:
         print(f"sepm-reconciler simulate: {exc}", file=sys.stderr)
         return 1
+    endpoints = simulator.endpoints
+    if args.endpoints_file is not None:
+        try:
+            write_private_json(args.endpoints_file, endpoints)
+        except OSError as exc:
+            simulator.stop()
+            print(
+                f"sepm-reconciler simulate: cannot write {args.endpoints_file}: {exc.strerror}",
+                file=sys.stderr,
+            )
+            return 1
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        endpoints = simulator.endpoints
-        if args.endpoints_file is not None:
-            write_private_json(args.endpoints_file, endpoints)
         shown = {k: v for k, v in endpoints.items() if k not in ("password", "consoleCertificate")}
         print(json.dumps(shown, indent=2, sort_keys=True), flush=True)
         where = f"in {args.endpoints_file}" if args.endpoints_file else "not written (no --endpoints-file)"

@@ -225,12 +225,13 @@ class SiteWorker:
             return 0.0
         if step.satisfied:
             self._installed.pop(step.id, None)
+            acknowledged = progress.acknowledged.get(step.id)
             self._record_done(
                 lease,
                 rotation_id=rotation_id,
                 step_id=step.id,
                 applied_at=observed.server_time,
-                message="observed",
+                message=f"acknowledged: {acknowledged}" if acknowledged is not None else "observed",
                 kind=step.kind,
                 target=target,
             )

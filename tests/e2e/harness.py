@@ -1,0 +1,86 @@
+"""Running the real controller against the real simulator over loopback HTTPS, in this test process.
+
+`run_controller` runs a `Controller` until a predicate on the published statuses holds (or a time limit,
+which fails the test), and returns everything it published. The simulator runs in threads of this
+process, the controller in its event loop; they speak HTTPS to each other like two hosts would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reconciler.cli.rehearsal import Rehearsal
+from reconciler.controller.runner import Controller
+from reconciler.controller.status import SiteStatus
+from reconciler.journal.store import Journal
+
+
+@dataclass
+class Run:
+    statuses: list[SiteStatus] = field(default_factory=list)
+    exit_code: int | None = None
+    timed_out: bool = False
+
+    @property
+    def last(self) -> SiteStatus:
+        return self.statuses[-1]
+
+
+def rotation_finished(status: SiteStatus, seen: list[SiteStatus]) -> bool:
+    """A rotation was seen and the site is Ready again."""
+    return status.phase == "Ready" and any(s.rotation_id for s in seen)
+
+
+async def run_controller(
+    rehearsal: Rehearsal,
+    journal_path: Path,
+    *,
+    until: Callable[[SiteStatus, list[SiteStatus]], bool] = rotation_finished,
+    timeout: float = 90.0,
+    watch: bool = False,
+    on_status: Callable[[SiteStatus], None] | None = None,
+    resync_seconds: float = 300.0,
+) -> Run:
+    run = Run()
+    stop = asyncio.Event()
+
+    def publish(status: SiteStatus) -> None:
+        run.statuses.append(status)
+        if on_status is not None:
+            on_status(status)
+        if until(status, run.statuses):
+            stop.set()
+
+    controller = Controller(
+        folder=rehearsal.folder,
+        journal_path=journal_path,
+        watch=watch,
+        on_status=publish,
+        resync_seconds=resync_seconds,
+        lease_ttl=10.0,
+    )
+    task = asyncio.create_task(controller.run(stop))
+    waiter = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait({task, waiter}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    run.timed_out = not done
+    stop.set()
+    run.exit_code = await task
+    waiter.cancel()
+    return run
+
+
+def last_rotation(journal_path: Path, site: str) -> dict[str, object]:
+    with Journal(journal_path) as journal:
+        rotations = journal.rotations(site, limit=1)
+        assert rotations, "no rotation was started"
+        return dict(rotations[0])
+
+
+def presented(rehearsal: Rehearsal) -> dict[str, str]:
+    """The fingerprint each simulated server presents on its client port now."""
+    from reconciler.sim.certs import fingerprint
+
+    return {view.name: fingerprint(view.port_cert_pem["https"]) for view in rehearsal.sim.site.servers()}
