@@ -155,11 +155,28 @@ def _copy_msl(client: ConsoleClient, args: argparse.Namespace) -> None:
     body: dict[str, Any] = {"source": args.source, "name": args.name, "protocol": args.protocol}
     if ports:
         body["httpPorts"] = ports
+    # Idempotent, as a site script must be: a controller that crashed after the copy and before
+    # journaling it runs the command again, and the copy it made then is what it asked for.
+    existing = _msl_named(client, args.name)
+    if existing is not None and existing.get("protocol") == args.protocol:
+        have = {e["server"]: e["port"] for e in existing.get("servers", [])}
+        if all(have.get(server) == port for server, port in ports.items()):
+            _print(existing)
+            return
     _print(client.call("POST", "msls/copy", body))
 
 
 def _delete_msl(client: ConsoleClient, args: argparse.Namespace) -> None:
+    if _msl_named(client, args.name) is None:  # already gone: deleting twice is not an error
+        _done(None)
+        return
     _done(client.call("DELETE", f"msls/{quote_segment(args.name)}"))
+
+
+def _msl_named(client: ConsoleClient, name: str) -> dict[str, Any] | None:
+    listed = client.call("GET", "msls")
+    items = listed.get("msls", listed) if isinstance(listed, dict) else listed
+    return next((m for m in items if isinstance(m, dict) and m.get("name") == name), None)
 
 
 def _update_certificate(client: ConsoleClient, args: argparse.Namespace) -> None:

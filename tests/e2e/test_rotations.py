@@ -94,8 +94,16 @@ async def test_already_insecure_group_is_not_reenabled(rehearse, journal_path):
     assert not run.timed_out
     after = rehearsal.location_settings()
     assert {key for key, (_, secure) in after.items() if not secure} == insecure
-    touched = {e["target"] for e in rehearsal.report()["events"] if e["action"] == "secure-communications"}
-    assert not any(group in target for target in touched for (group, _) in insecure)
+    flips = [
+        e["target"]
+        for e in rehearsal.report()["events"]
+        if e["action"] == "patch-location-settings"
+        and e["before"]["secureCommunications"] != e["after"]["secureCommunications"]
+    ]
+    assert flips, "the other groups were made insecure and secure again"
+    assert not any(
+        target.startswith(group + " ") or target == group for target in flips for (group, _) in insecure
+    )
 
 
 async def test_operator_actuator_waits_for_acknowledgements(rehearse, journal_path):
