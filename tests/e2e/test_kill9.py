@@ -31,7 +31,7 @@ def start_controller(rehearsal, journal_path: Path, log: Path) -> subprocess.Pop
             "1.5",
             "--log-level",
             "WARNING",
-        ],  # fmt: skip
+        ],
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
         start_new_session=True,  # kill -9 hits the controller only, as a crash would
