@@ -1,0 +1,255 @@
+"""SEPM wire shapes <-> the model: every fact about SEPM's payloads that Broadcom does not state.
+
+Everything here is one place to correct against a live SEPM. Facts are marked:
+- **documented**: Broadcom's Swagger (``sepm-api/broadcom-swagger``) says so;
+- **inferred**: our fact sheet (``sepm-api/README.md``) or public clients suggest it; not proven.
+
+The facts:
+1. Locations (inferred): ``GET groups/{id}/locations?hasName=true`` answers an array of strings
+   ``"<name>:<...>/<locationId>"``: the name is before the first ``:``, the id after the last ``/``.
+   (Swagger only says "array of objects"; a public PowerShell client splits strings this way. A
+   location name containing ``:`` would be cut short.) Objects with ``id``/``name`` (or
+   ``locationId``/``locationName``) are accepted too.
+2. The Management Server List assigned to a location (inferred) is
+   ``configuration.communication_settings.sem_server.name``.
+3. The secure-communications checkbox (inferred) is
+   ``configuration.general_settings.security_settings.secure_communications``.
+4. Heartbeat and mode (documented names): ``communication_settings.pull_mode_heartbeat_freq_in_seconds``
+   and ``communication_settings.mode`` (PULL | PUSH).
+5. Group-level settings live on the group's default location (inferred): the location whose id is the
+   group's ``defaultLocationId``. Swagger documents that an *inheriting* group's ``defaultLocationId``
+   is its non-inheriting parent's default location; such a group's own default is then the location
+   named "Default" (inferred), else its first location.
+6. ``uses_group_settings`` (inferred; REST does not say): a non-default location carries its own
+   settings when any of MSL, secure flag, heartbeat or mode differs from the default location's. A
+   location with its own settings that happen to equal the group's is indistinguishable from one that
+   follows the group: it is reported as following the group.
+7. PATCH bodies (inferred: SEPM may or may not accept a partial configuration): only the fields that
+   change, under ``configuration``; ``lockedoptions`` is never sent, so locks are left as they are.
+8. Group paths (documented for groups; inferred for computers): ``Group.fullPathName`` is
+   ``My Company\\Sales``; a computer's ``group.name`` holds the full path and ``group.fullPathName`` is
+   often empty, so the computer's group is found by ``group.id`` first, then by path.
+9. Computers (documented names): ``uniqueId``, ``computerName``, ``agentVersion``, ``onlineStatus``
+   (1 online), ``lastUpdateTime`` (epoch ms of the last check-in), ``profileSerialNo``,
+   ``lastServerName``; ``deleted`` = 1 marks a deleted computer (inferred to appear in ``lastUpdate``
+   reads). A computer that never checked in has no ``lastUpdateTime``: it is read as 0 (dormant).
+10. Version (documented example): ``GET version`` answers ``{"version": "14.3.9816.7000", ...}``.
+11. Computers are listed with ``sort=COMPUTER_ID`` (a documented value; the default, COMPUTER_NAME,
+    ties on duplicate names): the page walk needs one order for all its requests.
+
+Anything that does not fit raises ``UnexpectedResponse`` naming the object and the field: a snapshot
+is never built on a guess.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, cast
+
+from reconciler.model.observed import ObservedClient, ObservedLocation
+from reconciler.sepm.errors import UnexpectedResponse
+
+Mode = Literal["PULL", "PUSH"]
+
+
+@dataclass(frozen=True)
+class LocationSettings:
+    """The communication settings of one location, as read from ``.../settings``."""
+
+    management_server_list: str
+    secure_communications: bool
+    heartbeat_interval: int
+    mode: Mode
+
+
+@dataclass(frozen=True)
+class WireGroup:
+    """The fields of a SEPM ``Group`` this project uses."""
+
+    id: str
+    full_path: str
+    inherits: bool
+    policy_serial: str
+    default_location_id: str
+
+
+def parse_location_entry(entry: object, *, where: str) -> tuple[str, str]:
+    """``(location id, name)`` from one element of ``GET groups/{id}/locations`` (fact 1)."""
+    if isinstance(entry, Mapping):
+        location_id = entry.get("id", entry.get("locationId"))
+        name = entry.get("name", entry.get("locationName", ""))
+        if isinstance(location_id, str) and location_id and isinstance(name, str):
+            return location_id, name
+        raise UnexpectedResponse(f"{where}: a location object without 'id': {sorted(entry)}")
+    if not isinstance(entry, str) or not entry.strip():
+        raise UnexpectedResponse(f"{where}: a location entry is neither a string nor an object")
+    text = entry.strip()
+    name, colon, _ = text.partition(":")
+    location_id = text.rsplit("/", 1)[-1] if "/" in text else text.rpartition(":")[2]
+    if not location_id:
+        raise UnexpectedResponse(f"{where}: cannot find a location id in {text!r}")
+    return location_id, name if colon else ""
+
+
+def _field(body: Mapping[str, Any], path: tuple[str, ...], *, where: str) -> Any:
+    current: Any = body
+    for key in path:
+        if not isinstance(current, Mapping) or key not in current:
+            raise UnexpectedResponse(f"{where}: the settings have no {'.'.join(path)}")
+        current = current[key]
+    return current
+
+
+_MSL = ("communication_settings", "sem_server", "name")
+_SECURE = ("general_settings", "security_settings", "secure_communications")
+_HEARTBEAT = ("communication_settings", "pull_mode_heartbeat_freq_in_seconds")
+_MODE = ("communication_settings", "mode")
+
+
+def parse_location_settings(body: object, *, where: str) -> LocationSettings:
+    """The communication settings in a ``{configuration: ..., lockedoptions: ...}`` body (facts 2-4)."""
+    if not isinstance(body, Mapping) or not isinstance(body.get("configuration"), Mapping):
+        raise UnexpectedResponse(f"{where}: the settings have no 'configuration' object")
+    configuration = cast(Mapping[str, Any], body["configuration"])
+    msl = _field(configuration, _MSL, where=where)
+    secure = _field(configuration, _SECURE, where=where)
+    heartbeat = _field(configuration, _HEARTBEAT, where=where)
+    mode = _field(configuration, _MODE, where=where)
+    if not isinstance(msl, str) or not msl:
+        raise UnexpectedResponse(f"{where}: {'.'.join(_MSL)} is not a name")
+    if not isinstance(secure, bool):
+        raise UnexpectedResponse(f"{where}: {'.'.join(_SECURE)} is not true/false")
+    if not isinstance(heartbeat, int) or isinstance(heartbeat, bool) or heartbeat < 0:
+        raise UnexpectedResponse(f"{where}: {'.'.join(_HEARTBEAT)} is not a number of seconds")
+    if mode not in ("PULL", "PUSH"):
+        raise UnexpectedResponse(f"{where}: {'.'.join(_MODE)} is {mode!r}, not PULL or PUSH")
+    return LocationSettings(
+        management_server_list=msl,
+        secure_communications=secure,
+        heartbeat_interval=heartbeat,
+        mode=cast(Mode, mode),
+    )
+
+
+def assign_msl_configuration(management_server_list: str) -> dict[str, Any]:
+    """The ``configuration`` to PATCH to assign an MSL to a location (facts 2, 7)."""
+    return {"communication_settings": {"sem_server": {"name": management_server_list}}}
+
+
+def secure_communications_configuration(enabled: bool) -> dict[str, Any]:
+    """The ``configuration`` to PATCH to switch secure communications on or off (facts 3, 7)."""
+    return {"general_settings": {"security_settings": {"secure_communications": enabled}}}
+
+
+def parse_group(raw: Mapping[str, Any]) -> WireGroup:
+    """A SEPM ``Group`` as the fields this project uses (facts 5, 8)."""
+    group_id = raw.get("id")
+    if not isinstance(group_id, str) or not group_id:
+        raise UnexpectedResponse("GET groups: a group without an 'id'")
+    where = f"group {group_id}"
+    path = raw.get("fullPathName")
+    if not isinstance(path, str) or not path:
+        raise UnexpectedResponse(f"{where}: no 'fullPathName'")
+    inherits = raw.get("policyInheritanceEnabled", False)
+    serial = raw.get("policySerialNumber")
+    default_location = raw.get("defaultLocationId")
+    if not isinstance(inherits, bool):
+        raise UnexpectedResponse(f"{where} ({path}): 'policyInheritanceEnabled' is not true/false")
+    if not isinstance(serial, str):
+        raise UnexpectedResponse(f"{where} ({path}): no 'policySerialNumber'")
+    if not isinstance(default_location, str):
+        raise UnexpectedResponse(f"{where} ({path}): no 'defaultLocationId'")
+    return WireGroup(
+        id=group_id,
+        full_path=path,
+        inherits=inherits,
+        policy_serial=serial,
+        default_location_id=default_location,
+    )
+
+
+def default_location_id(group: WireGroup, locations: list[tuple[str, str]]) -> str | None:
+    """Which of a group's locations holds its group-level settings (fact 5); None if it has none."""
+    ids = [location_id for location_id, _ in locations]
+    if group.default_location_id in ids:
+        return group.default_location_id
+    named = [location_id for location_id, name in locations if name.casefold() == "default"]
+    if named:
+        return named[0]
+    return ids[0] if ids else None
+
+
+def uses_group_settings(settings: LocationSettings, default: LocationSettings) -> bool:
+    """Whether a non-default location follows its group's settings (fact 6, inferred)."""
+    return settings == default
+
+
+def observed_location(
+    *, location_id: str, name: str, is_default: bool, settings: LocationSettings, default: LocationSettings
+) -> ObservedLocation:
+    """The model's view of one location (the default location always "uses the group settings")."""
+    return ObservedLocation(
+        id=location_id,
+        name=name,
+        is_default=is_default,
+        uses_group_settings=is_default or uses_group_settings(settings, default),
+        management_server_list=settings.management_server_list,
+        secure_communications=settings.secure_communications,
+        heartbeat_interval=settings.heartbeat_interval,
+        mode=settings.mode,
+    )
+
+
+def client_id(raw: Mapping[str, Any]) -> str:
+    """The ``uniqueId`` of a computer record."""
+    value = raw.get("uniqueId")
+    if not isinstance(value, str) or not value:
+        raise UnexpectedResponse("GET computers: a computer without a 'uniqueId'")
+    return value
+
+
+def is_deleted(raw: Mapping[str, Any]) -> bool:
+    """A computer record that marks a deletion (fact 9)."""
+    return raw.get("deleted") in (1, True)
+
+
+def parse_client(raw: Mapping[str, Any], *, group_ids_by_path: Mapping[str, str]) -> ObservedClient:
+    """A computer record as the model's client (facts 8, 9). Paths are matched case-insensitively."""
+    unique_id = client_id(raw)
+    where = f"computer {unique_id}"
+    group = raw.get("group")
+    if not isinstance(group, Mapping):
+        raise UnexpectedResponse(f"{where}: no 'group'")
+    group_id = group.get("id")
+    if not isinstance(group_id, str) or not group_id:
+        path = group.get("fullPathName") or group.get("name")
+        group_id = group_ids_by_path.get(path.casefold()) if isinstance(path, str) else None
+        if group_id is None:
+            raise UnexpectedResponse(f"{where}: its group has no id and no known path")
+    last_update = raw.get("lastUpdateTime") or 0
+    if not isinstance(last_update, int) or isinstance(last_update, bool):
+        raise UnexpectedResponse(f"{where}: 'lastUpdateTime' is not epoch ms")
+    return ObservedClient(
+        id=unique_id,
+        name=_text(raw.get("computerName")),
+        group_id=group_id,
+        agent_version=_text(raw.get("agentVersion")),
+        last_update_time=last_update,
+        profile_serial=_text(raw.get("profileSerialNo")),
+        online=raw.get("onlineStatus") == 1,
+        last_server=_text(raw.get("lastServerName")),
+    )
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def version_string(body: object) -> str:
+    """The SEPM version from ``GET version`` (fact 10)."""
+    if isinstance(body, Mapping):
+        version = body.get("version")
+        if isinstance(version, str) and version:
+            return version
+    raise UnexpectedResponse("GET version: no 'version' in the answer")

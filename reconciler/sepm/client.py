@@ -1,0 +1,235 @@
+"""``SepmClient``: SEPM's REST API (``https://<sepm>:8446/sepm/api/v1``), safely.
+
+Contract:
+- **Trust**: the REST port is pinned to the desired state's fingerprints (``reconciler.sepm.pinning``);
+  no password or token is ever written to a peer whose certificate was not verified.
+- **Authentication**: ``POST identity/authenticate``. The token is renewed before ``tokenExpiration``
+  (seconds, counted on SEPM's clock from the response's ``serverTime``), and once when a request
+  answers 401; a second 401 is ``Unauthorized``. A 400/401/403 on authenticate is
+  ``CredentialsRejected``: raised at once, never retried, and every later call raises it again without
+  touching the network until ``reset_credentials()``: a loop must never lock the account (SEPM locks
+  after 5 failures). Details in ``reconciler.sepm.pipeline`` and ``reconciler.sepm.session``.
+- **Retries**: transient failures (5xx, 429, timeouts, connection errors) are retried with exponential
+  back-off and full jitter (``reconciler.sepm.retry``); ``Retry-After`` is honoured. Permanent
+  failures are raised at once. Changes (PATCH) are retried too: each one sets absolute values, so
+  applying it twice is applying it once.
+- **Paging**: ``pages()`` returns every element or raises ``IncompleteObservation``
+  (``reconciler.sepm.paging``).
+- **Clock**: ``server_time_ms`` is SEPM's clock at the last response (``reconciler.sepm.clock``).
+- **Secrets**: the password and tokens never appear in ``repr``, log records or exception messages;
+  SEPM's own error text is redacted before it is quoted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from reconciler.desired.schema import DesiredSite
+from reconciler.sepm.adapter import parse_location_entry
+from reconciler.sepm.clock import SepmClock
+from reconciler.sepm.connection import PinnedConnection
+from reconciler.sepm.errors import NotFound, Unauthorized, UnexpectedResponse
+from reconciler.sepm.paging import walk_pages
+from reconciler.sepm.pipeline import RequestPipeline, Sleep
+from reconciler.sepm.retry import RetryPolicy
+from reconciler.sepm.session import Session
+
+API_PATH = "/sepm/api/v1"
+
+
+def rest_base_url(api_url: str) -> str:
+    """The REST base URL for a desired state's ``api.url``: ``/sepm/api/v1`` is added if no path is given."""
+    url = httpx.URL(api_url)
+    if url.path in ("", "/"):
+        return str(url.copy_with(path=API_PATH))
+    return api_url.rstrip("/")
+
+
+class SepmClient:
+    """An async client of one SEPM's REST API. Use as ``async with`` or call ``aclose()``."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        username: str,
+        password: str,
+        domain: str = "",
+        allowed_fingerprints: frozenset[str],
+        transport: httpx.AsyncBaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+        sleep: Sleep = asyncio.sleep,
+        rng: random.Random | None = None,
+        timeout: float = 30.0,
+        page_size: int = 1000,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._connection = PinnedConnection(
+            base_url=self._base_url,
+            allowed_fingerprints=allowed_fingerprints,
+            transport=transport,
+            timeout=timeout,
+        )
+        self._page_size = page_size
+        self._clock = SepmClock()
+        self._session = Session(username=username, password=password, domain=domain, clock=self._clock)
+        self._pipeline = RequestPipeline(
+            base_url=self._base_url,
+            connection=self._connection,
+            session=self._session,
+            clock=self._clock,
+            retry=retry or RetryPolicy(),
+            sleep=sleep,
+            rng=rng or random.Random(),  # noqa: S311 - jitter, not cryptography
+        )
+
+    @classmethod
+    def for_site(cls, site: DesiredSite, *, password: str, **options: Any) -> SepmClient:
+        """A client for a desired site's API, pinned to every fingerprint the site allows."""
+        return cls(
+            base_url=rest_base_url(site.api.url),
+            username=site.api.username,
+            password=password,
+            domain=site.api.domain,
+            allowed_fingerprints=site.allowed_fingerprints(),
+            **options,
+        )
+
+    def __repr__(self) -> str:
+        # The password and the token are deliberately absent.
+        return f"SepmClient({self._base_url!r}, username={self._session.username!r})"
+
+    async def __aenter__(self) -> SepmClient:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
+
+    @property
+    def base_url(self) -> str:
+        return self._base_url
+
+    @property
+    def server_time_ms(self) -> int | None:
+        """SEPM's clock at the last response, epoch ms (None before the first response)."""
+        return self._clock.last_ms
+
+    @property
+    def credentials_rejected(self) -> bool:
+        """True once SEPM refused the credentials; every call fails fast until ``reset_credentials()``."""
+        return self._session.rejected
+
+    @property
+    def allowed_fingerprints(self) -> frozenset[str]:
+        """The fingerprints the REST port may present (canonical form)."""
+        return self._connection.allowed
+
+    @property
+    def pinned_fingerprints(self) -> frozenset[str]:
+        """The certificates the HTTP client currently trusts."""
+        return self._connection.pinned
+
+    def reset_credentials(self, *, password: str | None = None) -> None:
+        """Allow authentication again (after a human fixed the account or the secret)."""
+        self._session.reset(password=password)
+
+    # -- endpoints ------------------------------------------------------------------------------
+
+    async def version(self) -> dict[str, str]:
+        """``GET version``: ``{"API_SEQUENCE", "API_VERSION", "version"}``."""
+        body = await self._pipeline.get_json("version")
+        if not isinstance(body, dict):
+            raise UnexpectedResponse(f"GET {self._base_url}/version did not answer an object")
+        return {str(k): str(v) for k, v in body.items()}
+
+    async def computers(self, *, updated_since_ms: int | None = None) -> list[dict[str, Any]]:
+        """Every computer, or (``lastUpdate``) those updated after ``updated_since_ms``."""
+        # A unique sort key (documented by Broadcom) keeps the order the same between the requests of
+        # a walk; the default (computer name) ties on duplicate names, which SEPM sites often have.
+        params: dict[str, Any] = {"sort": "COMPUTER_ID"}
+        if updated_since_ms is not None:
+            params["lastUpdate"] = updated_since_ms
+        return await self.pages("computers", params, key="uniqueId")
+
+    async def groups(self) -> list[dict[str, Any]]:
+        """Every group (list mode)."""
+        return await self.pages("groups", key="id")
+
+    async def locations(self, group_id: str) -> list[tuple[str, str]]:
+        """``(location id, name)`` of each location of a group."""
+        path = f"groups/{_segment(group_id)}/locations"
+        body = await self._pipeline.get_json(path, params={"hasName": "true"})
+        if not isinstance(body, list):
+            raise UnexpectedResponse(f"GET {self._base_url}/{path} did not answer a list")
+        return [parse_location_entry(entry, where=f"group {group_id}") for entry in body]
+
+    async def location_settings(self, group_id: str, location_id: str) -> dict[str, Any]:
+        """``GET groups/{g}/locations/{l}/settings``: ``{configuration: {...}, lockedoptions: {...}}``."""
+        path = f"groups/{_segment(group_id)}/locations/{_segment(location_id)}/settings"
+        body = await self._pipeline.get_json(path)
+        if not isinstance(body, dict):
+            raise UnexpectedResponse(f"GET {self._base_url}/{path} did not answer an object")
+        return body
+
+    async def patch_location_settings(
+        self, group_id: str, location_id: str, configuration: Mapping[str, Any]
+    ) -> None:
+        """PATCH a location's settings with a (partial) ``configuration``; see the adapter for bodies."""
+        path = f"groups/{_segment(group_id)}/locations/{_segment(location_id)}/settings"
+        await self._pipeline.request("PATCH", path, json={"configuration": dict(configuration)})
+
+    async def patch_group(
+        self, group_id: str, *, name: str, inherits: bool | None = None, description: str | None = None
+    ) -> None:
+        """PATCH a group (``GroupPayload``: the name is required by SEPM, the rest optional)."""
+        body: dict[str, Any] = {"name": name}
+        if inherits is not None:
+            body["inherits"] = inherits
+        if description is not None:
+            body["description"] = description
+        await self._pipeline.request("PATCH", f"groups/{_segment(group_id)}", json=body)
+
+    async def replication_status(self) -> dict[str, Any]:
+        """``GET replication/status``."""
+        body = await self._pipeline.get_json("replication/status")
+        if not isinstance(body, dict):
+            raise UnexpectedResponse(f"GET {self._base_url}/replication/status did not answer an object")
+        return body
+
+    async def pages(
+        self, path: str, params: Mapping[str, Any] | None = None, *, key: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Every element of a paged list (1-based ``pageIndex``), or ``IncompleteObservation``.
+
+        ``key`` names the identifying field; with it, elements inserted during the walk are tolerated
+        (see ``reconciler.sepm.paging``).
+        """
+        query = dict(params or {})
+
+        async def fetch(index: int, size: int) -> Any:
+            return await self._pipeline.get_json(path, params={**query, "pageIndex": index, "pageSize": size})
+
+        return await walk_pages(fetch, what=f"GET {self._base_url}/{path}", size=self._page_size, key=key)
+
+    async def logout(self) -> None:
+        """``POST identity/logout`` for the current token, if any (an already dead token is fine)."""
+        token = self._session.take()
+        if token is None:
+            return
+        with contextlib.suppress(Unauthorized, NotFound):
+            await self._pipeline.request("POST", "identity/logout", bearer=token)
+
+    async def aclose(self) -> None:
+        """Close the HTTP connections (does not log out: call ``logout()`` first for that)."""
+        await self._connection.aclose()
+
+
+def _segment(value: str) -> str:
+    return quote(value, safe="")

@@ -1,0 +1,257 @@
+"""The pipeline every ``SepmClient`` request goes through: pinning, logon, retries, error mapping.
+
+Contract:
+- **Logon**: ``POST identity/authenticate`` when there is no token or ``Session.needs_logon()`` says it
+  is about to expire on SEPM's clock; concurrent requests share one logon. A 401 on a request drops the
+  token and logs on again once; a second 401 is ``Unauthorized``. A 400/401/403 on the logon itself is
+  ``CredentialsRejected``: raised at once, never retried, latched in the session so that every later
+  request raises it again without touching the network (SEPM locks accounts after 5 failures).
+- **Retries**: transient failures (5xx, 429, timeouts, broken connections, a certificate that could not
+  be read) are retried up to ``RetryPolicy.attempts`` with full-jitter back-off; a 429 waits exactly its
+  ``Retry-After`` unless that exceeds ``max_retry_after``, in which case ``Throttled`` is raised at once.
+  Permanent failures are raised at once. A re-logon after a 401 does not count as a retry.
+- **Pinning**: a handshake that fails verification means the endpoint presents another certificate:
+  the connection re-reads it and, if it is allowed, the request is sent again at once; otherwise
+  ``PinMismatch`` is raised (``reconciler.sepm.connection``).
+- **Clock**: every response's ``Date`` (and the logon's ``serverTime``) feeds ``SepmClock``.
+- **Secrets**: SEPM's ``errorMessage`` is quoted in errors only after ``Session.redact``; request bodies
+  and headers are never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import httpx
+
+from reconciler.sepm.clock import SepmClock
+from reconciler.sepm.connection import PinnedConnection
+from reconciler.sepm.errors import (
+    ConnectionFailed,
+    CredentialsRejected,
+    RequestTimeout,
+    SepmError,
+    Throttled,
+    TransientError,
+    UnexpectedResponse,
+    error_for_status,
+)
+from reconciler.sepm.pinning import is_verification_failure
+from reconciler.sepm.retry import RetryPolicy, parse_retry_after
+from reconciler.sepm.session import Session
+
+Sleep = Callable[[float], Awaitable[None]]
+
+_log = logging.getLogger(__name__)
+_CREDENTIAL_STATUSES = frozenset({400, 401, 403})
+
+
+class RequestPipeline:
+    """Sends requests for one ``SepmClient`` (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        connection: PinnedConnection,
+        session: Session,
+        clock: SepmClock,
+        retry: RetryPolicy,
+        sleep: Sleep,
+        rng: random.Random,
+    ) -> None:
+        self._base_url = base_url
+        self._connection = connection
+        self._session = session
+        self._clock = clock
+        self._retry = retry
+        self._sleep = sleep
+        self._rng = rng
+        self._logon_lock = asyncio.Lock()
+
+    async def get_json(self, path: str, *, params: Mapping[str, Any] | None = None) -> Any:
+        """GET ``path`` and decode its JSON body."""
+        return self.decode(await self.request("GET", path, params=params))
+
+    def decode(self, response: httpx.Response) -> Any:
+        """The JSON body of a successful response, or ``UnexpectedResponse``."""
+        try:
+            return response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise UnexpectedResponse(
+                f"{response.request.method} {response.request.url} answered {response.status_code} "
+                "with a body that is not JSON",
+                url=str(response.request.url),
+                status=response.status_code,
+            ) from exc
+
+    # -- logon ------------------------------------------------------------------------------------
+
+    async def _valid_token(self) -> str:
+        session = self._session
+        if session.rejected:
+            raise self._rejected_error("earlier")
+        if session.token is not None and not session.needs_logon():
+            return session.token
+        async with self._logon_lock:  # one logon for all the requests that found the token stale
+            if session.rejected:
+                raise self._rejected_error("earlier")
+            if session.needs_logon():
+                await self._authenticate()
+            assert session.token is not None
+            return session.token
+
+    async def _authenticate(self) -> None:
+        self._session.token = None
+        credentials = self._session.credentials()
+        response = await self.request("POST", "identity/authenticate", json=credentials, login=True)
+        body = self.decode(response)
+        if not isinstance(body, dict) or not self._session.accept(
+            body, date_header=response.headers.get("date")
+        ):
+            raise UnexpectedResponse(f"POST {self._base_url}/identity/authenticate answered no token")
+        _log.info("authenticated to %s as %s", self._base_url, self._session.username)
+
+    def _rejected_error(self, when: str) -> CredentialsRejected:
+        return CredentialsRejected(
+            f"SEPM at {self._base_url} rejected the credentials of {self._session.username!r} {when} "
+            "(wrong password or locked account); not retrying, so as not to lock the account. "
+            "Fix the secret or unlock the account, then reset the client",
+            url=f"{self._base_url}/identity/authenticate",
+        )
+
+    # -- one request -------------------------------------------------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        login: bool = False,
+        bearer: str | None = None,
+    ) -> httpx.Response:
+        """One request with pinning, authentication, retries and error mapping.
+
+        ``login``: the authentication call itself (no token; credential statuses are final).
+        ``bearer``: use exactly this token and never re-authenticate (logout).
+        """
+        url = f"{self._base_url}/{path}"
+        reauthenticated = False
+        attempt = 0
+        while True:
+            attempt += 1
+            token: str | None = None
+            if not login:
+                token = bearer if bearer is not None else await self._valid_token()
+            headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+            outcome = await self._exchange(method, path, url, headers=headers, params=params, json=json)
+            if isinstance(outcome, SepmError):
+                error = outcome
+            else:
+                self._clock.observe_date(outcome.headers.get("date"))
+                if outcome.is_success:
+                    return outcome
+                status = outcome.status_code
+                if login and status in _CREDENTIAL_STATUSES:
+                    self._session.rejected = True
+                    raise self._rejected_error(f"({status}: {self._detail(outcome) or 'no detail'})")
+                if status == 401 and not login and bearer is None and not reauthenticated:
+                    reauthenticated = True
+                    self._session.forget(token)
+                    attempt -= 1  # a re-authentication is not a retry
+                    continue
+                error = self._status_error(method, url, outcome)
+                if not isinstance(error, TransientError):
+                    raise error
+            await self._back_off(attempt, error)
+
+    async def _exchange(
+        self,
+        method: str,
+        path: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        params: Mapping[str, Any] | None,
+        json: Any,
+    ) -> httpx.Response | SepmError:
+        """One HTTP exchange: the response, or the transient error it met (``PinMismatch`` is raised)."""
+        error: SepmError = ConnectionFailed(f"{method} {url} failed", url=url)
+        for _ in range(2):  # a second go only right after re-pinning to a newly presented certificate
+            generation = 0
+            try:
+                http, generation = await self._connection.client()
+                return await http.request(method, path, params=params, json=json, headers=dict(headers))
+            except TransientError as exc:  # reading the certificate before connecting failed
+                return exc
+            except httpx.TimeoutException as exc:
+                return _caused(RequestTimeout(f"{method} {url} timed out; is SEPM overloaded?", url=url), exc)
+            except httpx.TransportError as exc:
+                error = _caused(
+                    ConnectionFailed(
+                        f"{method} {url} failed: {type(exc).__name__}; is SEPM reachable?", url=url
+                    ),
+                    exc,
+                )
+                if not is_verification_failure(exc):
+                    return error
+            # The endpoint presents a certificate the current context does not trust: read it, and
+            # trust it if it is allowed (PinMismatch otherwise, raised from here).
+            try:
+                await self._connection.repin(generation)
+            except TransientError as exc:
+                return exc
+        return error
+
+    def _status_error(self, method: str, url: str, response: httpx.Response) -> SepmError:
+        retry_after = parse_retry_after(
+            response.headers.get("retry-after"), date_header=response.headers.get("date")
+        )
+        return error_for_status(
+            method=method,
+            url=url,
+            status=response.status_code,
+            detail=self._detail(response),
+            retry_after=retry_after,
+        )
+
+    async def _back_off(self, attempt: int, error: SepmError) -> None:
+        """Sleep before the next attempt, or raise ``error`` when retrying is over or pointless."""
+        if attempt >= self._retry.attempts:
+            raise error
+        delay = self._retry.backoff(attempt, self._rng)
+        if isinstance(error, Throttled) and error.retry_after is not None:
+            if error.retry_after > self._retry.max_retry_after:
+                raise error
+            delay = error.retry_after
+        _log.warning(
+            "SEPM request failed, retry %d of %d in %.2f s: %s",
+            attempt,
+            self._retry.attempts - 1,
+            delay,
+            error,
+        )
+        await self._sleep(delay)
+
+    def _detail(self, response: httpx.Response) -> str:
+        """SEPM's ``errorMessage`` (at most 300 characters), with secrets redacted; empty if none."""
+        try:
+            body = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            body = None
+        text = body.get("errorMessage") if isinstance(body, dict) else None
+        if not isinstance(text, str):
+            text = ""
+        return self._session.redact(text.strip())[:300]
+
+
+def _caused(error: SepmError, cause: BaseException) -> SepmError:
+    error.__cause__ = cause
+    return error

@@ -1,0 +1,120 @@
+"""What a SEPM presents over TLS, read without trusting it.
+
+Contract:
+- ``fetch_certificate`` completes a TLS handshake with verification off, reads the leaf certificate the
+  peer presented, sends no application data and closes. It is an observation, not a trust decision:
+  the REST client decides trust separately (``reconciler.sepm.pinning``), and the planner decides what a
+  presented certificate means.
+- Failures are transient errors naming ``host:port``: a refused or reset connection is
+  ``ConnectionFailed``, no handshake within ``timeout`` is ``RequestTimeout``.
+- ``fetch_server_certificates`` reads the three ports on which a SEPM presents its certificate (client
+  https, console, REST) concurrently; any port failing fails the whole read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from reconciler.desired.schema import Server
+from reconciler.model.fingerprint import fingerprint_of_der
+from reconciler.model.observed import PORT_KINDS, PortKind, PresentedCertificate
+from reconciler.sepm.concurrency import run_all
+from reconciler.sepm.errors import ConnectionFailed, RequestTimeout
+
+
+def _observing_context() -> ssl.SSLContext:
+    # Verification off on purpose: this reads whatever the peer presents (self-signed, expired, wrong
+    # name) so that it can be reported. Nothing is sent over this connection.
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def describe_certificate(der: bytes) -> PresentedCertificate:
+    """Fingerprint, subject, expiry and key of a DER certificate, as the model holds them."""
+    certificate = x509.load_der_x509_certificate(der)
+    key = certificate.public_key()
+    key_type, key_bits = _key_description(key)
+    return PresentedCertificate(
+        sha256=fingerprint_of_der(der),
+        subject=certificate.subject.rfc4514_string(),
+        not_after=int(certificate.not_valid_after_utc.timestamp() * 1000),
+        key_type=key_type,
+        key_bits=key_bits,
+        pem=certificate.public_bytes(Encoding.PEM).decode("ascii"),
+    )
+
+
+def _key_description(key: object) -> tuple[str, int]:
+    if isinstance(key, rsa.RSAPublicKey):
+        return "RSA", key.key_size
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return "EC", key.curve.key_size
+    if isinstance(key, dsa.DSAPublicKey):
+        return "DSA", key.key_size
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return "Ed25519", 256
+    if isinstance(key, ed448.Ed448PublicKey):
+        return "Ed448", 456
+    return type(key).__name__, 0
+
+
+async def fetch_certificate(
+    host: str,
+    port: int,
+    *,
+    timeout: float,  # noqa: ASYNC109 - one budget for connect + handshake + close, as the brief's API has it
+) -> PresentedCertificate:
+    """The certificate ``host:port`` presents in a TLS handshake (no verification, nothing sent)."""
+    where = f"{host}:{port}"
+    writer: asyncio.StreamWriter | None = None
+    try:
+        async with asyncio.timeout(timeout):
+            _, writer = await asyncio.open_connection(
+                host, port, ssl=_observing_context(), server_hostname=host
+            )
+            ssl_object = writer.get_extra_info("ssl_object")
+            der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+    except TimeoutError as exc:
+        raise RequestTimeout(
+            f"no TLS handshake from {where} within {timeout:g} s; is the SEPM service up?", url=where
+        ) from exc
+    except (OSError, ssl.SSLError) as exc:
+        raise ConnectionFailed(
+            f"could not read the certificate presented on {where}: {exc.__class__.__name__}; "
+            "check the address and port in the desired state and that SEPM is running",
+            url=where,
+        ) from exc
+    finally:
+        if writer is not None:
+            writer.close()
+            with contextlib.suppress(OSError, ssl.SSLError, TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await writer.wait_closed()
+    if not der:
+        raise ConnectionFailed(f"{where} completed a TLS handshake without a certificate", url=where)
+    return describe_certificate(der)
+
+
+async def fetch_server_certificates(
+    server: Server,
+    *,
+    timeout: float,  # noqa: ASYNC109 - the observer passes one budget per handshake, not per call
+) -> dict[PortKind, PresentedCertificate]:
+    """The certificate a desired server presents on each of its TLS ports (https, console, rest)."""
+    ports: dict[PortKind, int] = {
+        "https": server.ports.https,
+        "console": server.ports.console,
+        "rest": server.ports.rest,
+    }
+    presented = await run_all(
+        fetch_certificate(server.address, ports[kind], timeout=timeout) for kind in PORT_KINDS
+    )
+    return dict(zip(PORT_KINDS, presented, strict=True))
