@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import random
 import time
@@ -78,6 +79,7 @@ class SiteWorker:
     _lease: Lease | None = None
     _client: SepmClient | None = None
     _client_key: str = ""
+    _rejected_key: str = ""
     _observer: Observer | None = None
     _failures: int = 0
     _stalled_key: str = ""
@@ -320,11 +322,18 @@ class SiteWorker:
     # -- observation --------------------------------------------------------------------------------
 
     async def _observe(self, desired: DesiredSite) -> Observed:
-        key = desired.digest()
+        password = resolve_secret(desired.api.password, base=self._base())
+        # The client is rebuilt when the desired state or the secret changes; nothing else retries a
+        # password SEPM rejected (SEPM locks the account after five failures).
+        key = hashlib.sha256(f"{desired.digest()}\0{password}".encode()).hexdigest()
+        if key == self._rejected_key:
+            raise CredentialsRejected(
+                f"SEPM rejected the credentials of {desired.api.username} for {desired.api.url}; not trying "
+                f"again until the password in {desired.api.password.describe()} or the desired state changes"
+            )
         if self._client is None or self._client_key != key:
             if self._client is not None:
                 await self._client.aclose()
-            password = resolve_secret(desired.api.password, base=self._base())
             self._client = SepmClient.for_site(desired, password=password)
             self._observer = Observer(desired, self._client)
             self._client_key = key
@@ -413,8 +422,10 @@ class SiteWorker:
             log.error("site %s stalled: %s", self.site, error)
             self._stalled_key = key
         if isinstance(error, CredentialsRejected):
-            # SEPM locks accounts: nothing retries until the desired state or its secret changes.
-            return _MAX_BACKOFF
+            # SEPM locks accounts: `_observe` refuses to try again until the desired state or the secret
+            # changes, which it checks (locally) at every poll.
+            self._rejected_key = self._client_key
+            return self._jittered(self._poll_interval())
         return self._jittered(min(self._poll_interval(), _STALLED_RECHECK) * 2)
 
     def _insecure_since(self, observed: Observed) -> int | None:
