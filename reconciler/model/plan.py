@@ -41,6 +41,8 @@ class StepKind(StrEnum):
     DELETE_MSL_COPY = "delete_msl_copy"
     GATE = "gate"
     """Wait for heartbeat evidence; nothing is done on SEPM."""
+    CHECK = "check"
+    """A blocking check that failed (always ``blocked``): a human must act; nothing is done on SEPM."""
 
 
 class StepState(StrEnum):

@@ -1,0 +1,211 @@
+"""``plan(desired, observed, progress, now) -> Plan``: the pure heart of the reconciler.
+
+Pure: no I/O, no clock, no logging, no randomness (import-linter keeps it so). ``now`` is SEPM epoch ms,
+normally ``observed.server_time``. The same inputs always give the same plan.
+
+Order of decisions:
+1. ``checks.SITE_CHECKS``: a finding blocks the site (one ``check:<Reason>`` step).
+2. No rotation under way and every desired server presents its desired certificate on every port:
+   the plan is empty (converged, nothing to journal).
+3. ``scope.choose_scope``: the procedure and the treated targets (the journal's once started).
+4. ``checks.ROTATION_CHECKS``: a finding blocks the site.
+5. ``steps.build_steps``, then sequencing:
+
+   - A step in ``progress.done`` is ``done``, whatever the observation says now (gates latch).
+   - The **first** step that is not done is the current one, and the only one whose state is
+     decided from evidence:
+
+     * an action: ``ready``; ``satisfied`` when observation already shows its effect (the controller
+       records it instead of acting). For MSL copies and deletions, which SEPM cannot show,
+       ``satisfied`` means an operator acknowledged it. An action on a journalled location that is no
+       longer observed is ``blocked`` (``MissingLocation``) until someone acknowledges it.
+     * a gate: measured (``gates.measure``). ``ready`` (and ``satisfied``) when open, or when a
+       human proceeded (``progress.proceeded``, break-glass); otherwise ``waiting`` with its
+       measurement, or ``blocked`` (``GateDeadlineExceeded``) once SEPM time is past its deadline.
+   - Every later step that is not done is ``waiting`` with no measurement: the controller acts on the
+     first non-done step only, so there is never more than one ``ready`` step.
+
+   Without progress the rotation has not started: its first step is always an action, so the
+   controller can start it on a ``ready`` step (gate times count from the journalled start), and
+   ``Plan.originals`` / ``Plan.original_certificates`` are what the controller journals before the
+   first act. With progress they echo the journal.
+
+``Plan.dormant`` names the clients the rotation will orphan: the dormant members of the current gate,
+or, when the current step is not a gate, every client of the site that has not checked in within
+``dormantAfter`` before ``now``. ``Plan.evidence_lower_bound`` is the sum of ``least_duration_ms``
+(see ``gates``) over the gates that are neither done nor ready.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from reconciler.desired.schema import DesiredSite
+from reconciler.model.observed import Observed
+from reconciler.model.plan import Plan, Step, StepKind, StepState
+from reconciler.model.progress import LocationOriginal, Progress, StepRecord
+from reconciler.plan.checks import (
+    ROTATION_CHECKS,
+    SITE_CHECKS,
+    Facts,
+    Finding,
+    RotationFacts,
+    first_finding,
+)
+from reconciler.plan.gates import describe, measure, sepm_time
+from reconciler.plan.scope import Scope, choose_scope, servers_to_update
+from reconciler.plan.site import SiteView, view
+from reconciler.plan.steps import Draft, build_steps
+
+
+def plan(desired: DesiredSite, observed: Observed, progress: Progress | None, now: int) -> Plan:
+    """The steps from ``observed`` to ``desired``, from where ``progress`` left off, at SEPM time ``now``."""
+    site = view(observed)
+    finding = first_finding(SITE_CHECKS, Facts(desired, site, progress))
+    if finding is not None:
+        return _blocked(observed.site, progress, finding)
+    if progress is None and not servers_to_update(desired, observed, None):
+        return Plan(site=observed.site)
+    scope = choose_scope(desired, site, progress)
+    finding = first_finding(ROTATION_CHECKS, RotationFacts(desired, site, progress, scope))
+    if finding is not None:
+        return _blocked(observed.site, progress, finding)
+
+    sequence = _Sequencer(desired, observed.site, progress, now)
+    steps = tuple(sequence.decide(draft) for draft in build_steps(desired, site, scope, progress))
+    pending = any(s.state is not StepState.DONE for s in steps)
+    dormant = sequence.dormant if sequence.dormant is not None else _dormant_now(desired, site, now)
+    return Plan(
+        site=observed.site,
+        procedure=scope.procedure,
+        steps=steps,
+        originals=_originals(scope, progress),
+        original_certificates=_original_certificates(desired, observed, progress),
+        dormant=dormant if pending else (),
+        evidence_lower_bound=sequence.lower_bound,
+    )
+
+
+class _Sequencer:
+    """Decides each draft's state in order; remembers the current gate's dormant clients."""
+
+    def __init__(self, desired: DesiredSite, site: str, progress: Progress | None, now: int) -> None:
+        self.desired = desired
+        self.site = site
+        self.now = now
+        self.done: Mapping[str, StepRecord] = progress.done if progress is not None else {}
+        self.applied = {step_id: record.applied_at for step_id, record in self.done.items()}
+        self.acknowledged = progress.acknowledged if progress is not None else {}
+        self.proceeded = progress.proceeded if progress is not None else {}
+        self.fallback = progress.started_at if progress is not None else now
+        self.current_seen = False
+        self.dormant: tuple[str, ...] | None = None
+        self.lower_bound = 0
+
+    def decide(self, draft: Draft) -> Step:
+        step = draft.step
+        if step.id in self.done:
+            return step.model_copy(update={"state": StepState.DONE})
+        if self.current_seen:
+            self._count_gate(draft)
+            return step  # built waiting, with no measurement
+        self.current_seen = True
+        if draft.gate is None:
+            return self._action(draft)
+        decided = self._gate(draft)
+        if decided.state is not StepState.READY:
+            self._count_gate(draft)
+        return decided
+
+    def _count_gate(self, draft: Draft) -> None:
+        if draft.gate is not None:
+            self.lower_bound += draft.gate.least_duration_ms(self.desired.gates)
+
+    def _action(self, draft: Draft) -> Step:
+        step = draft.step
+        acknowledged = step.id in self.acknowledged
+        if draft.location_missing and not acknowledged:
+            return step.model_copy(
+                update={
+                    "state": StepState.BLOCKED,
+                    "reason": "MissingLocation",
+                    "message": (
+                        f"location '{step.location_name}' of {step.group_path}, journalled when the "
+                        "rotation started, is no longer observed; if it was deleted on purpose, run "
+                        f"`sepm-reconciler ack {self.site} {step.id}`, otherwise restore it"
+                    ),
+                }
+            )
+        satisfied = acknowledged if draft.visible is None or draft.location_missing else draft.visible
+        return step.model_copy(update={"state": StepState.READY, "satisfied": satisfied})
+
+    def _gate(self, draft: Draft) -> Step:
+        assert draft.gate is not None  # only gates reach here
+        step = draft.step
+        evidence = measure(
+            draft.gate, applied=self.applied, fallback=self.fallback, gates=self.desired.gates, now=self.now
+        )
+        self.dormant = evidence.dormant
+        m = evidence.measurement
+        update: dict[str, object] = {"gate": m}
+        if step.id in self.proceeded:
+            update |= {
+                "state": StepState.READY,
+                "satisfied": True,
+                "message": f"proceeded without full evidence ({describe(m)}): {self.proceeded[step.id]}",
+            }
+        elif m.open:
+            update |= {"state": StepState.READY, "satisfied": True, "message": describe(m)}
+        elif self.now > m.deadline:
+            update |= {
+                "state": StepState.BLOCKED,
+                "reason": "GateDeadlineExceeded",
+                "message": (
+                    f"{step.id} did not open by its deadline {sepm_time(m.deadline)}: {describe(m)}; find "
+                    "out why those clients do not check in, then go on without them "
+                    f"(`sepm-reconciler proceed {self.site} {step.id} --reason ...`) or restore the "
+                    f"secure original (`sepm-reconciler abort {self.site}`)"
+                ),
+            }
+        else:
+            update |= {"message": f"waiting: {describe(m)}; deadline {sepm_time(m.deadline)}"}
+        return step.model_copy(update=update)
+
+
+def _blocked(site: str, progress: Progress | None, finding: Finding) -> Plan:
+    reason, message = finding
+    step = Step(
+        id=f"check:{reason}",
+        kind=StepKind.CHECK,
+        state=StepState.BLOCKED,
+        actuator="operator",
+        description=f"blocked: {reason}",
+        reason=reason,
+        message=message,
+    )
+    return Plan(site=site, procedure=progress.procedure if progress else None, steps=(step,))
+
+
+def _originals(scope: Scope, progress: Progress | None) -> dict[str, LocationOriginal]:
+    if progress is not None:
+        return dict(progress.originals)
+    return {o.key: o for o in scope.treated}
+
+
+def _original_certificates(
+    desired: DesiredSite, observed: Observed, progress: Progress | None
+) -> dict[str, str]:
+    if progress is not None:
+        return dict(progress.original_certificates)
+    presented: dict[str, str] = {}
+    for server in desired.servers:
+        found = observed.server(server.name)
+        fingerprints = sorted(found.presented_fingerprints()) if found is not None else []
+        if fingerprints:
+            presented[server.name] = fingerprints[0]  # the site checks left one per server
+    return presented
+
+
+def _dormant_now(desired: DesiredSite, site: SiteView, now: int) -> tuple[str, ...]:
+    cutoff = now - desired.gates.dormant_after * 1000
+    return tuple(sorted(c.name for c in site.observed.clients if c.last_update_time < cutoff))

@@ -1,0 +1,1 @@
+"""Tests of the pure rotation planner (reconciler.plan) and of ``sepm-reconciler plan``."""
