@@ -155,10 +155,37 @@ def test_copy_msl_with_http_ports(running):
     assert [(s["server"], s["port"]) for s in created["servers"]] == [("sepm01", 8014), ("sepm02", 8015)]
 
 
+def test_copy_and_delete_are_idempotent(running):
+    """Run twice, as a controller restarted mid-step would: the second copy reports the existing copy,
+    the second delete finds nothing to do; a copy that differs from the existing one is refused."""
+    copy = [
+        "copy-msl",
+        "--source",
+        "Default Management Server List",
+        "--name",
+        "Twice",
+        "--http-port",
+        "sepm01=8014",
+    ]
+    first, second = running.console(*copy), running.console(*copy)
+    assert (first.returncode, second.returncode) == (0, 0), first.stderr + second.stderr
+    assert json.loads(first.stdout) == json.loads(second.stdout)
+    different = running.console(*copy[:-1], "sepm01=9000")
+    assert different.returncode == 1
+    assert "exists already" in different.stderr
+    assert running.console("delete-msl", "--name", "Twice").returncode == 0
+    again = running.console("delete-msl", "--name", "Twice")
+    assert (again.returncode, again.stdout.strip()) == (0, "ok")
+    names = [m["name"] for m in json.loads(running.console("list-msls").stdout)]
+    assert "Twice" not in names
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        pytest.param(["delete-msl", "--name", "No Such List"], "404", id="delete-unknown-msl"),
+        pytest.param(
+            ["copy-msl", "--source", "No Such List", "--name", "Z"], "404", id="copy-unknown-source"
+        ),
         pytest.param(
             ["copy-msl", "--source", "X", "--name", "Y", "--http-port", "sepm01"],
             "SERVER=PORT",
