@@ -117,12 +117,17 @@ class SiteWorker:
         try:
             lease = self._hold_lease()
         except SiteLocked as locked:
-            self._set_status(
-                "Stalled", "SiteLocked", f"another controller ({locked.owner}) holds this site; waiting"
-            )
-            return poll
+            # Not published: the status file belongs to the controller holding the site.
+            if self._stalled_key != f"SiteLocked:{locked.owner}":
+                log.warning("site %s: held by another controller (%s); waiting", self.site, locked.owner)
+                self._stalled_key = f"SiteLocked:{locked.owner}"
+            return self._jittered(poll)
         if self.journal.suspended(self.site):
-            self._set_status("Suspended", "Suspended", "suspended by `sepm-reconciler suspend`")
+            state = self.journal.site_state(self.site)
+            why = f": {state['reason']}" if state and state.get("reason") else ""
+            self._set_status(
+                "Suspended", "Suspended", f"suspended{why}; `sepm-reconciler resume {self.site}`"
+            )
             return poll
         rotation = self.journal.active_rotation(self.site)
         desired = self._desired(rotation)
@@ -169,6 +174,13 @@ class SiteWorker:
             if rotation is not None and progress is not None:
                 if progress.aborted:
                     self.journal.finish_rotation(lease, rotation_id=rotation["id"], outcome="aborted")
+                    # Otherwise the next reconcile would start the same rotation again at once.
+                    self.journal.set_suspended(
+                        self.site,
+                        True,
+                        who=self.owner,
+                        reason="rotation aborted and originals restored; `resume` to try again",
+                    )
                 else:
                     self.journal.finish_rotation(lease, rotation_id=rotation["id"], outcome="completed")
                 log.info("site %s: rotation %s finished", self.site, rotation["id"])
