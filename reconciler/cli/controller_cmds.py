@@ -35,6 +35,10 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     run.add_argument(
         "--lease-ttl", type=float, default=60.0, help="seconds a site's lease outlives a crashed controller"
     )
+    run.add_argument(
+        "--metrics-address", default="127.0.0.1", help="where /metrics, /healthz, /readyz listen"
+    )
+    run.add_argument("--metrics-port", type=int, default=9808, help="0 picks a free port; -1 turns them off")
     run.add_argument("--log-level", default="INFO")
     run.set_defaults(handler=_run)
 
@@ -109,7 +113,12 @@ def _run(args: argparse.Namespace) -> int:
         print(f"sepm-reconciler run: {folder}: no such folder", file=sys.stderr)
         return 1
     controller = Controller(
-        folder=folder, journal_path=_journal_path(args), resync_seconds=args.resync, lease_ttl=args.lease_ttl
+        folder=folder,
+        journal_path=_journal_path(args),
+        resync_seconds=args.resync,
+        lease_ttl=args.lease_ttl,
+        metrics_address=args.metrics_address,
+        metrics_port=None if args.metrics_port < 0 else args.metrics_port,
     )
     return asyncio.run(_run_until_signal(controller))
 

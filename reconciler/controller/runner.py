@@ -28,6 +28,7 @@ from pathlib import Path
 from reconciler.controller.desired_source import DesiredSource
 from reconciler.controller.status import SiteStatus
 from reconciler.controller.status_store import status_folder, write_status
+from reconciler.controller.telemetry import StatusBoard, TelemetryServer
 from reconciler.controller.worker import SiteWorker, Stop
 from reconciler.journal.store import Journal
 
@@ -46,6 +47,10 @@ class Controller:
     lease_ttl: float = 60.0
     watch: bool = True
     on_status: Callable[[SiteStatus], None] | None = None
+    metrics_address: str = "127.0.0.1"
+    metrics_port: int | None = None
+    board: StatusBoard = field(default_factory=StatusBoard)
+    telemetry: TelemetryServer | None = None
     workers: dict[str, SiteWorker] = field(default_factory=dict)
     _tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     _site_stops: dict[str, asyncio.Event] = field(default_factory=dict)
@@ -62,11 +67,13 @@ class Controller:
         fatal = asyncio.Event()
 
         def publish(status: SiteStatus) -> None:
+            self.board.publish(status)
             write_status(statuses, status)
             if self.on_status is not None:
                 self.on_status(status)
 
         def sync_workers() -> None:
+            self.board.expected_sites = set(source.sites)
             for site in source.sites:
                 if site not in self.workers:
                     worker = SiteWorker(
@@ -86,6 +93,10 @@ class Controller:
                     self.workers[site].wake.set()
 
         sync_workers()
+        if self.metrics_port is not None:
+            self.telemetry = TelemetryServer(self.board, host=self.metrics_address, port=self.metrics_port)
+            self.telemetry.start()
+            log.info("metrics and health on http://%s:%d/", self.metrics_address, self.telemetry.port)
         helpers = [asyncio.create_task(self._resync(source, sync_workers, stop))]
         if self.watch:
             helpers.append(asyncio.create_task(self._watch(source, sync_workers, stop)))
@@ -97,6 +108,8 @@ class Controller:
         for event in self._site_stops.values():
             event.set()
         await self._drain()
+        if self.telemetry is not None:
+            self.telemetry.stop()
         journal.close()
         return EXIT_LEASE_LOST if fatal.is_set() else 0
 

@@ -7,7 +7,6 @@ name keystores are copied beside keystores generated for the session (see confte
 """
 
 # The table holds whole messages, exactly as a user reads them; wrapping them would hide that.
-# ruff: noqa: E501
 
 from __future__ import annotations
 

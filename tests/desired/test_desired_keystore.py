@@ -1,7 +1,6 @@
 """Reading keystores: PEM and PKCS#12, passwords by reference, the certificate that belongs to the key."""
 
 # Expected messages are whole sentences, compared exactly.
-# ruff: noqa: E501
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """YAML with line tracking: one document, the line of every key and item, duplicates, YAML 1.2 numbers."""
 
 # Expected messages are whole sentences, compared exactly.
-# ruff: noqa: E501
 
 from __future__ import annotations
 

@@ -43,6 +43,8 @@ async def run_controller(
     watch: bool = False,
     on_status: Callable[[SiteStatus], None] | None = None,
     resync_seconds: float = 300.0,
+    controller_hook: Callable[[Controller], None] | None = None,
+    metrics_port: int | None = None,
 ) -> Run:
     run = Run()
     stop = asyncio.Event()
@@ -61,7 +63,10 @@ async def run_controller(
         on_status=publish,
         resync_seconds=resync_seconds,
         lease_ttl=10.0,
+        metrics_port=metrics_port,
     )
+    if controller_hook is not None:
+        controller_hook(controller)
     task = asyncio.create_task(controller.run(stop))
     waiter = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait({task, waiter}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)

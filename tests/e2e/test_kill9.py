@@ -29,6 +29,8 @@ def start_controller(rehearsal, journal_path: Path, log: Path) -> subprocess.Pop
             str(journal_path),
             "--lease-ttl",
             "1.5",
+            "--metrics-port",
+            "0",
             "--log-level",
             "WARNING",
         ],

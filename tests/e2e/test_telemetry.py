@@ -1,0 +1,64 @@
+"""Metrics and health endpoints of a running controller, read over HTTP during a rotation."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.e2e.harness import run_controller
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return found
+
+
+async def test_metrics_follow_the_rotation(rehearse, journal_path):
+    """During a gate, /metrics shows the site Reconciling with the gate's counts, /readyz is 200 and /status
+    lists the site; after the rotation the certificates match and the phase is Ready."""
+    rehearsal = rehearse("single-server")
+    site = rehearsal.site
+    holder: dict = {}
+    seen: dict = {}
+
+    async def scrape(path: str) -> httpx.Response:
+        port = holder["controller"].telemetry.port
+        async with httpx.AsyncClient() as client:
+            return await client.get(f"http://127.0.0.1:{port}{path}")
+
+    async def during_gate() -> None:
+        seen["metrics"] = samples((await scrape("/metrics")).text)
+        seen["readyz"] = (await scrape("/readyz")).status_code
+        seen["status"] = (await scrape("/status")).json()
+
+    def hook(status) -> None:
+        if "task" not in seen and status.reason == "WaitingForGate":
+            seen["task"] = asyncio.get_running_loop().create_task(during_gate())
+
+    run = await run_controller(
+        rehearsal,
+        journal_path,
+        on_status=hook,
+        metrics_port=0,
+        controller_hook=lambda c: holder.update(controller=c),
+    )
+    await seen["task"]
+    assert not run.timed_out
+
+    during = seen["metrics"]
+    assert during[("sepm_reconciler_site_phase", (("phase", "Reconciling"), ("site", site)))] == 1.0
+    assert during[("sepm_reconciler_site_phase", (("phase", "Ready"), ("site", site)))] == 0.0
+    assert during[("sepm_reconciler_gate_clients_in_scope", (("site", site),))] > 0
+    assert during[("sepm_reconciler_secure_communications_disabled_seconds", (("site", site),))] >= 0
+    assert seen["readyz"] == 200
+    assert seen["status"][0]["site"] == site
+    assert not any("client" in label or "group" in label for (_, labels) in during for label, _ in labels)
+
+    final = run.statuses[-1]
+    assert final.phase == "Ready"
+    assert all(cert["matches"] for cert in final.certificates.values())
