@@ -21,9 +21,16 @@ from typing import Any
 from reconciler.controller.runner import Controller
 from reconciler.controller.status import SiteStatus
 from reconciler.controller.status_store import read_statuses, status_folder
+from reconciler.desired.loader import load_folder
+from reconciler.desired.schema import DesiredSite
+from reconciler.desired.secrets import SecretError, resolve_secret
 from reconciler.journal.errors import JournalError
 from reconciler.journal.paths import default_journal_path
 from reconciler.journal.store import Journal
+from reconciler.model.observed import Observed
+from reconciler.sepm.client import SepmClient
+from reconciler.sepm.errors import SepmError
+from reconciler.sepm.observer import Observer
 
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:
@@ -41,6 +48,13 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     run.add_argument("--metrics-port", type=int, default=9808, help="0 picks a free port; -1 turns them off")
     run.add_argument("--log-level", default="INFO")
     run.set_defaults(handler=_run)
+
+    observe = commands.add_parser(
+        "observe", help="read a site once and print its snapshot as JSON (for `plan --observed`)"
+    )
+    observe.add_argument("folder", type=Path, help="the desired-state folder")
+    observe.add_argument("--site", help="the site to read (needed when the folder holds several)")
+    observe.set_defaults(handler=_observe)
 
     status = commands.add_parser("status", help="show each site's phase, step, gate progress and tasks")
     _journal_option(status)
@@ -129,6 +143,33 @@ async def _run_until_signal(controller: Controller) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     return await controller.run(stop)
+
+
+def _observe(args: argparse.Namespace) -> int:
+    loaded = load_folder(args.folder)
+    if not loaded.ok:
+        for error in loaded.errors:
+            print(error, file=sys.stderr)
+        return 1
+    names = [args.site] if args.site else list(loaded.sites)
+    if len(names) != 1 or names[0] not in loaded.sites:
+        known = ", ".join(sorted(loaded.sites))
+        print(f"sepm-reconciler observe: name one site with --site ({known})", file=sys.stderr)
+        return 1
+    desired = loaded.sites[names[0]]
+    try:
+        password = resolve_secret(desired.api.password, base=loaded.files[desired.site].parent)
+        observed = asyncio.run(_observe_once(desired, password))
+    except (SepmError, SecretError) as error:
+        print(f"sepm-reconciler observe: {error}", file=sys.stderr)
+        return 1
+    print(observed.model_dump_json(indent=2))
+    return 0
+
+
+async def _observe_once(desired: DesiredSite, password: str) -> Observed:
+    async with SepmClient.for_site(desired, password=password) as client:
+        return await Observer(desired, client).observe()
 
 
 def _status(args: argparse.Namespace) -> int:
