@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reconciler.desired.schema import DesiredSite
-from reconciler.model.plan import Step
+from reconciler.desired.schema import ActuatorChoice, DesiredSite
+from reconciler.model.plan import Step, StepKind
 
 
 def step_values(desired: DesiredSite, step: Step, *, base: Path) -> dict[str, str]:
@@ -42,3 +42,24 @@ def step_values(desired: DesiredSite, step: Step, *, base: Path) -> dict[str, st
 
 def _guess_format(path: str) -> str:
     return "pkcs12" if path.lower().endswith((".p12", ".pfx")) else "pem"
+
+
+def actuator_for(desired: DesiredSite, step: Step) -> ActuatorChoice | None:
+    """The desired state's actuator for a step REST cannot do (None for REST steps and gates)."""
+    actuators = desired.actuators
+    if step.kind is StepKind.UPDATE_CERTIFICATE:
+        return actuators.certificate_update
+    if step.kind is StepKind.COPY_MSL:
+        return actuators.msl_copy
+    if step.kind is StepKind.DELETE_MSL_COPY:
+        return actuators.msl_delete
+    return None
+
+
+def describe_target(step: Step) -> str:
+    """What a step acts on, for the journal: a server, a group's location, or an MSL."""
+    if step.server:
+        return f"server {step.server}"
+    if step.group_id:
+        return f"{step.group_path or step.group_id} / {step.location_name or step.location_id}"
+    return step.management_server_list or ""

@@ -8,10 +8,16 @@ machines, ``message`` a sentence for people.
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from reconciler.act import operator
+from reconciler.act.values import step_values
+from reconciler.desired.schema import DesiredSite
+from reconciler.model.observed import Observed
 from reconciler.model.plan import GateMeasurement, Plan, StepState
 
 Phase = Literal["Ready", "Reconciling", "Stalled", "Suspended", "Unknown"]
@@ -60,3 +66,70 @@ def describe_plan(plan: Plan) -> tuple[Phase, str, str]:
     if step.state is StepState.WAITING:
         return "Reconciling", "WaitingForOperator", step.message or step.description
     return "Reconciling", "Acting", step.description
+
+
+def status_for_plan(
+    *,
+    desired: DesiredSite,
+    observed: Observed,
+    plan: Plan,
+    rotation_id: str | None,
+    queued_change: bool,
+    desired_errors: tuple[str, ...],
+    previous: SiteStatus | None,
+    base: Path,
+) -> SiteStatus:
+    """The status a fresh plan gives its site (``previous`` carries how long secure comms have been off)."""
+    phase, reason, message = describe_plan(plan)
+    step = plan.current
+    tasks: tuple[OperatorTask, ...] = ()
+    if step is not None and step.actuator == "operator" and step.state is StepState.READY:
+        values = step_values(desired, step, base=base)
+        tasks = (OperatorTask(step=step.id, instructions=operator.instructions(desired, step, values)),)
+        message = f"operator task: {step.description}"
+        reason = "WaitingForOperator"
+    return SiteStatus(
+        site=desired.site,
+        phase=phase,
+        reason=reason,
+        message=message,
+        rotation_id=rotation_id,
+        procedure=plan.procedure,
+        current_step=step.id if step else None,
+        step_kind=step.kind if step else None,
+        steps_done=sum(1 for s in plan.steps if s.state is StepState.DONE),
+        steps_total=len(plan.steps),
+        gate=step.gate if step else None,
+        dormant=plan.dormant,
+        operator_tasks=tasks,
+        desired_errors=desired_errors,
+        queued_change=queued_change,
+        server_time=observed.server_time,
+        insecure_since=_insecure_since(observed, previous),
+        certificates=_certificates(desired, observed),
+        updated_at=time.time(),
+    )
+
+
+def _insecure_since(observed: Observed, previous: SiteStatus | None) -> int | None:
+    """SEPM time since which some location has had secure communications off (None: all on)."""
+    if all(loc.secure_communications for _, loc in observed.iter_locations()):
+        return None
+    since = previous.insecure_since if previous else None
+    return since if since is not None else observed.server_time
+
+
+def _certificates(desired: DesiredSite, observed: Observed) -> dict[str, dict[str, str | int | bool]]:
+    """Per server: the fingerprint and expiry presented, and whether every port shows the desired one."""
+    out: dict[str, dict[str, str | int | bool]] = {}
+    for server in desired.servers:
+        seen = observed.server(server.name)
+        if seen is None or not seen.certificates:
+            continue
+        presented = next(iter(seen.certificates.values()))
+        out[server.name] = {
+            "sha256": presented.sha256,
+            "not_after": presented.not_after,
+            "matches": seen.presented_fingerprints() == {server.certificate.sha256},
+        }
+    return out

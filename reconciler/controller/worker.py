@@ -35,11 +35,11 @@ from typing import Any
 
 from reconciler.act import operator, rest
 from reconciler.act.command import CommandResult, run_command
-from reconciler.act.values import step_values
+from reconciler.act.values import actuator_for, describe_target, step_values
 from reconciler.controller.desired_source import DesiredSource
 from reconciler.controller.sepm_clock import SepmClock
-from reconciler.controller.status import OperatorTask, SiteStatus, describe_plan
-from reconciler.desired.schema import ActuatorChoice, DesiredSite
+from reconciler.controller.status import SiteStatus, status_for_plan
+from reconciler.desired.schema import DesiredSite
 from reconciler.desired.secrets import SecretError, resolve_secret
 from reconciler.journal.errors import LockLost, SiteLocked
 from reconciler.journal.records import Lease, RotationRow
@@ -223,7 +223,7 @@ class SiteWorker:
         step: Step,
     ) -> float:
         rotation_id = rotation["id"]
-        target = _target(step)
+        target = describe_target(step)
         if step.kind is StepKind.GATE:
             reason = progress.proceeded.get(step.id)
             message = f"break-glass: {reason}" if reason else (step.gate.summary() if step.gate else "")
@@ -277,7 +277,7 @@ class SiteWorker:
     async def _command_step(
         self, lease: Lease, desired: DesiredSite, rotation_id: str, step: Step, target: str
     ) -> float:
-        choice = _actuator_for(desired, step)
+        choice = actuator_for(desired, step)
         assert choice is not None
         assert choice.command is not None
         base = self._base()
@@ -327,7 +327,7 @@ class SiteWorker:
         in_flight = {row["step_id"] for row in self.journal.in_flight(rotation_id)}
         if step.id not in in_flight:
             self.journal.record_intent(
-                lease, rotation_id=rotation_id, step_id=step.id, kind=step.kind, target=_target(step)
+                lease, rotation_id=rotation_id, step_id=step.id, kind=step.kind, target=describe_target(step)
             )
         return self._jittered(self._poll_interval())
 
@@ -440,13 +440,6 @@ class SiteWorker:
             return self._jittered(self._poll_interval())
         return self._jittered(min(self._poll_interval(), _STALLED_RECHECK) * 2)
 
-    def _insecure_since(self, observed: Observed) -> int | None:
-        """SEPM time since which some location has had secure communications off (None: all on)."""
-        if all(loc.secure_communications for _, loc in observed.iter_locations()):
-            return None
-        previous = self.status.insecure_since if self.status else None
-        return previous if previous is not None else observed.server_time
-
     def _set_status(self, phase: str, reason: str, message: str) -> None:
         base = self.status or SiteStatus(site=self.site, phase="Unknown")
         self.status = base.model_copy(
@@ -463,74 +456,22 @@ class SiteWorker:
     def _publish_plan(
         self, desired: DesiredSite, observed: Observed, rotation: RotationRow | None, result: Plan
     ) -> None:
-        phase, reason, message = describe_plan(result)
-        step = result.current
-        tasks: tuple[OperatorTask, ...] = ()
-        if step is not None and step.actuator == "operator" and step.state is StepState.READY:
-            values = step_values(desired, step, base=self._base())
-            tasks = (OperatorTask(step=step.id, instructions=operator.instructions(desired, step, values)),)
-            message = f"operator task: {step.description}"
-            reason = "WaitingForOperator"
         current = self.source.sites.get(self.site)
-        queued = (
-            rotation is not None and current is not None and current.digest() != rotation["desired_digest"]
-        )
-        self.status = SiteStatus(
-            site=self.site,
-            phase=phase,
-            reason=reason,
-            message=message,
+        self.status = status_for_plan(
+            desired=desired,
+            observed=observed,
+            plan=result,
             rotation_id=rotation["id"] if rotation else None,
-            procedure=result.procedure,
-            current_step=step.id if step else None,
-            step_kind=step.kind if step else None,
-            steps_done=sum(1 for s in result.steps if s.state is StepState.DONE),
-            steps_total=len(result.steps),
-            gate=step.gate if step else None,
-            dormant=result.dormant,
-            operator_tasks=tasks,
+            queued_change=(
+                rotation is not None
+                and current is not None
+                and current.digest() != rotation["desired_digest"]
+            ),
             desired_errors=tuple(self.source.errors.get(self.site, ())),
-            queued_change=queued,
-            server_time=observed.server_time,
-            insecure_since=self._insecure_since(observed),
-            certificates=_certificates(desired, observed),
-            updated_at=time.time(),
+            previous=self.status,
+            base=self._base(),
         )
         self.publish(self.status)
-
-
-def _actuator_for(desired: DesiredSite, step: Step) -> ActuatorChoice | None:
-    actuators = desired.actuators
-    if step.kind is StepKind.UPDATE_CERTIFICATE:
-        return actuators.certificate_update
-    if step.kind is StepKind.COPY_MSL:
-        return actuators.msl_copy
-    if step.kind is StepKind.DELETE_MSL_COPY:
-        return actuators.msl_delete
-    return None
-
-
-def _target(step: Step) -> str:
-    if step.server:
-        return f"server {step.server}"
-    if step.group_id:
-        return f"{step.group_path or step.group_id} / {step.location_name or step.location_id}"
-    return step.management_server_list or ""
-
-
-def _certificates(desired: DesiredSite, observed: Observed) -> dict[str, dict[str, str | int | bool]]:
-    out: dict[str, dict[str, str | int | bool]] = {}
-    for server in desired.servers:
-        seen = observed.server(server.name)
-        if seen is None or not seen.certificates:
-            continue
-        presented = next(iter(seen.certificates.values()))
-        out[server.name] = {
-            "sha256": presented.sha256,
-            "not_after": presented.not_after,
-            "matches": seen.presented_fingerprints() == {server.certificate.sha256},
-        }
-    return out
 
 
 async def _first_of(*waits: Coroutine[Any, Any, Any], seconds: float) -> None:

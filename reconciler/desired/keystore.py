@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from reconciler.desired.schema import Keystore
 from reconciler.desired.secrets import resolve_secret
 from reconciler.model.fingerprint import fingerprint_of_der
+from reconciler.model.keys import describe_key
 
 _PEM_KEY = re.compile(rb"-----BEGIN ([A-Z0-9 ]*PRIVATE KEY)-----.+?-----END \1-----", re.DOTALL)
 _PKCS12_SUFFIXES = frozenset({".p12", ".pfx"})
@@ -99,21 +100,6 @@ def read_keystore(keystore: Keystore, *, base: Path) -> KeystoreContents:
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         ),
     )
-
-
-def describe_key(public_key: object) -> tuple[str, int]:
-    """("RSA", 2048), ("EC", 256), ...: the algorithm name and size of a public key."""
-    if isinstance(public_key, rsa.RSAPublicKey):
-        return "RSA", public_key.key_size
-    if isinstance(public_key, ec.EllipticCurvePublicKey):
-        return "EC", public_key.curve.key_size
-    if isinstance(public_key, dsa.DSAPublicKey):
-        return "DSA", public_key.key_size
-    if isinstance(public_key, ed25519.Ed25519PublicKey):
-        return "Ed25519", 256
-    if isinstance(public_key, ed448.Ed448PublicKey):
-        return "Ed448", 456
-    return type(public_key).__name__, 0
 
 
 def _guess_format(path: Path, data: bytes) -> Literal["pem", "pkcs12"]:

@@ -18,11 +18,11 @@ import contextlib
 import ssl
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from reconciler.desired.schema import Server
 from reconciler.model.fingerprint import fingerprint_of_der
+from reconciler.model.keys import describe_key
 from reconciler.model.observed import PORT_KINDS, PortKind, PresentedCertificate
 from reconciler.sepm.concurrency import run_all
 from reconciler.sepm.errors import ConnectionFailed, RequestTimeout
@@ -41,7 +41,7 @@ def describe_certificate(der: bytes) -> PresentedCertificate:
     """Fingerprint, subject, expiry and key of a DER certificate, as the model holds them."""
     certificate = x509.load_der_x509_certificate(der)
     key = certificate.public_key()
-    key_type, key_bits = _key_description(key)
+    key_type, key_bits = describe_key(key)
     return PresentedCertificate(
         sha256=fingerprint_of_der(der),
         subject=certificate.subject.rfc4514_string(),
@@ -50,20 +50,6 @@ def describe_certificate(der: bytes) -> PresentedCertificate:
         key_bits=key_bits,
         pem=certificate.public_bytes(Encoding.PEM).decode("ascii"),
     )
-
-
-def _key_description(key: object) -> tuple[str, int]:
-    if isinstance(key, rsa.RSAPublicKey):
-        return "RSA", key.key_size
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return "EC", key.curve.key_size
-    if isinstance(key, dsa.DSAPublicKey):
-        return "DSA", key.key_size
-    if isinstance(key, ed25519.Ed25519PublicKey):
-        return "Ed25519", 256
-    if isinstance(key, ed448.Ed448PublicKey):
-        return "Ed448", 456
-    return type(key).__name__, 0
 
 
 async def fetch_certificate(

@@ -7,7 +7,6 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from conftest import P12_PASSWORD, PEM_KEY_PASSWORD, make_certificate
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -17,6 +16,7 @@ from reconciler.desired.keystore import KeystoreError, read_keystore
 from reconciler.desired.schema import Keystore, SecretRef
 from reconciler.desired.secrets import SecretError
 from reconciler.model.fingerprint import fingerprint_of_der
+from tests.desired.conftest import P12_PASSWORD, PEM_KEY_PASSWORD, make_certificate
 
 
 def test_pem_keystore_reports_certificate_and_key(keystores):

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import VALID_SITE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler.desired.loader import LoadError, LoadResult, load_file, load_folder
 from reconciler.desired.messages import allowed_keys, format_path
+from tests.desired.conftest import VALID_SITE
 
 
 def _write(folder: Path, name: str, text: str) -> Path:

@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import VALID_SITE
 
 from reconciler.cli.main import main
 from reconciler.desired.loader import load_folder
+from tests.desired.conftest import VALID_SITE
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "desired-state"
