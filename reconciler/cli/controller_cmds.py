@@ -216,8 +216,11 @@ def _request(args: argparse.Namespace, what: str) -> int:
     try:
         with Journal(_journal_path(args)) as journal:
             if what == "ack":
+                _check_task(journal, args.site, args.step)
                 journal.request_ack(args.site, args.step, who=_who(), note=args.note)
             elif what == "proceed":
+                if not args.gate.startswith("gate:"):
+                    raise ValueError(f"{args.gate} is not a gate; `sepm-reconciler status` names the gate")
                 journal.request_proceed(args.site, args.gate, reason=args.reason, who=_who())
             elif what == "abort":
                 journal.request_abort(args.site, who=_who(), reason=args.reason)
@@ -230,6 +233,17 @@ def _request(args: argparse.Namespace, what: str) -> int:
         return 1
     print(f"{what}: recorded for {args.site}; the controller applies it at its next reconcile")
     return 0
+
+
+def _check_task(journal: Journal, site: str, step_id: str) -> None:
+    """An acknowledgement must name an operator task the controller has published and not yet closed."""
+    rotation = journal.active_rotation(site)
+    if rotation is None:
+        raise ValueError(f"{site} has no rotation in progress")
+    open_tasks = sorted(row["step_id"] for row in journal.in_flight(rotation["id"]))
+    if step_id not in open_tasks:
+        waiting = ", ".join(open_tasks) or "none"
+        raise ValueError(f"{step_id} is not an open operator task of {site} (open: {waiting})")
 
 
 def _ack(args: argparse.Namespace) -> int:

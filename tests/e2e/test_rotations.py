@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.cli.main import main
 from reconciler.journal.store import Journal
 from tests.e2e.harness import last_rotation, presented, run_controller
 
@@ -129,8 +130,18 @@ async def test_operator_actuator_waits_for_acknowledgements(rehearse, journal_pa
             console.call(
                 "POST", "msls/copy", {"source": source, "name": f"{source} (HTTP)", "protocol": "http"}
             )
-            with Journal(journal_path) as journal:
-                journal.request_ack(rehearsal.site, step, who="test-operator", note="copied in the console")
+            code = main(
+                [
+                    "ack",
+                    rehearsal.site,
+                    step,
+                    "--note",
+                    "copied in the console",
+                    "--journal",
+                    str(journal_path),
+                ]
+            )
+            assert code == 0
         elif step.startswith("update_certificate:"):
             server = step.split(":", 1)[1]
             keystore = rehearsal.workdir / "keystores" / f"{server}.p12"
