@@ -83,7 +83,8 @@ def status_for_plan(
     phase, reason, message = describe_plan(plan)
     step = plan.current
     tasks: tuple[OperatorTask, ...] = ()
-    if step is not None and step.actuator == "operator" and step.state is StepState.READY:
+    # A task is published only inside a rotation: before it starts there is nothing to acknowledge yet.
+    if rotation_id and step is not None and step.actuator == "operator" and step.state is StepState.READY:
         values = step_values(desired, step, base=base)
         tasks = (OperatorTask(step=step.id, instructions=operator.instructions(desired, step, values)),)
         message = f"operator task: {step.description}"
