@@ -52,12 +52,13 @@ class ProgressView:
 
     def render(self, status: SiteStatus) -> str:
         position = f"{status.steps_done}/{status.steps_total}" if status.steps_total else "-"
-        head = f"{status.site} {status.phase:<11} step {position:>5}  {status.current_step or ''}"
-        if status.gate is not None:
+        head = f"{status.site} {status.phase:<11} step {position:>5}"
+        if status.gate is not None and status.current_step:
             gate = status.gate
-            return f"{head}  {bar(gate.passed, gate.in_scope)} {gate.summary()}"
+            return f"{head}  {status.current_step:<26} {bar(gate.passed, gate.in_scope)} {gate.summary()}"
         if status.phase == "Stalled":
             return f"{head}  STALLED {status.reason}: {status.message}"
+        # Other steps are named by their description: their ids carry SEPM's 32-hex group ids.
         return f"{head}  {status.message}"
 
     def finish(self) -> None:

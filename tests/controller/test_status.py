@@ -97,12 +97,22 @@ def test_progress_view_prints_a_line_only_when_something_changes():
     )
     for passed in (1, 1, 2, 2, 2):
         view.update(base.model_copy(update={"gate": gate(passed, 4)}))
-    view.update(base.model_copy(update={"current_step": "update_certificate:sepm01", "reason": "Acting"}))
+    view.update(
+        base.model_copy(
+            update={
+                "current_step": "update_certificate:sepm01",
+                "reason": "Acting",
+                "message": "update sepm01",
+                "gate": None,
+            }
+        )
+    )
     lines = out.getvalue().splitlines()
     assert len(lines) == 3
     assert "1/4 clients" in lines[0]
     assert "2/4 clients" in lines[1]
-    assert "update_certificate:sepm01" in lines[2]
+    assert lines[2].endswith("update sepm01")
+    assert "gate:prepared" in lines[0]
 
 
 def test_sepm_clock_learns_the_rate_of_a_faster_clock():
