@@ -331,11 +331,19 @@ class Journal:
             rotation = self._existing(conn, rotation_id)
             originals, certificates = rotations.originals(conn, rotation_id)
             acknowledged, proceeded, aborted = requests.for_rotation(conn, rotation_id)
+            rows = steps.all_of(conn, rotation_id)
             done = {
                 row["step_id"]: StepRecord(applied_at=row["applied_at"], message=row["message"])
-                for row in steps.all_of(conn, rotation_id)
+                for row in rows
                 if row["outcome"] == "ok" and row["applied_at"] is not None
             }
+            attempted = tuple(
+                sorted(
+                    row["step_id"]
+                    for row in rows
+                    if row["intent_wall"] is not None and row["step_id"] not in done
+                )
+            )
         return Progress(
             rotation_id=rotation["id"],
             desired_digest=rotation["desired_digest"],
@@ -347,6 +355,7 @@ class Journal:
             acknowledged=acknowledged,
             proceeded=proceeded,
             aborted=aborted or rotation["outcome"] == "aborted",
+            attempted=attempted,
         )
 
     # -- requests from people -----------------------------------------------------------------------

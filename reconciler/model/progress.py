@@ -75,3 +75,7 @@ class Progress(_Frozen):
         default_factory=dict, description="gate step id -> break-glass reason given with `proceed`"
     )
     aborted: bool = False
+    attempted: tuple[str, ...] = Field(
+        default=(),
+        description="step ids acted on (an intent was journaled) but not done: their effect may still appear",
+    )
