@@ -20,7 +20,7 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from reconciler.desired.schema import CommandActuator
@@ -47,6 +47,8 @@ class CommandResult:
         """One line for status and the journal."""
         if self.timed_out:
             return f"command {self.argv[0]} timed out after {self.seconds:.0f}s"
+        if self.exit_code is None:
+            return f"command {self.argv[0]} did not run: {self.output}"
         tail = self.output.strip().splitlines()[-1:] if self.output.strip() else []
         last = f": {tail[0][:200]}" if tail else ""
         return f"command {self.argv[0]} exited {self.exit_code}{last}"
@@ -79,17 +81,25 @@ async def run_command(
     cwd: str | None = None,
 ) -> CommandResult:
     """Run the actuator's program once with ``values`` in its argv and ``secrets`` in its environment."""
-    argv = render_argv(actuator.argv, values)
     started = time.monotonic()
-    process = await asyncio.create_subprocess_exec(
-        *argv,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        env=child_environment(secrets, values),
-        cwd=cwd,
-        start_new_session=True,  # its own process group, so a timeout kills grandchildren too
-    )
+    try:
+        argv = render_argv(actuator.argv, values)
+    except KeyError as missing:
+        return _not_started(actuator.argv, f"argv uses {{{missing.args[0]}}}, which this step does not offer")
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env=child_environment(secrets, values),
+            cwd=cwd,
+            start_new_session=True,  # its own process group, so a timeout kills grandchildren too
+        )
+    except OSError as error:  # no such program, not executable, bad working folder
+        return _not_started(
+            tuple(redact(a, secrets) for a in argv), f"could not start: {error.strerror or error}"
+        )
     timed_out = False
     try:
         raw, _ = await asyncio.wait_for(process.communicate(), timeout=actuator.timeout)
@@ -112,6 +122,11 @@ async def run_command(
         timed_out=timed_out,
         seconds=time.monotonic() - started,
     )
+
+
+def _not_started(argv: Sequence[str], why: str) -> CommandResult:
+    """A command that never ran is a failed attempt like any other, never a crash of the controller."""
+    return CommandResult(argv=tuple(argv), exit_code=None, output=why, timed_out=False, seconds=0.0)
 
 
 def _kill_group(pid: int) -> None:

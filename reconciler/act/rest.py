@@ -52,7 +52,9 @@ async def apply(step: Step, client: SepmClient, *, attempts: int = 10, pause: fl
         await client.patch_location_settings(step.group_id, step.location_id, configuration_for(step))
     for attempt in range(attempts):
         if await _shows(step, client, where):
-            return client.server_time_ms or 0
+            if client.server_time_ms is None:
+                raise ChangeNotVisible(f"{where}: SEPM sent no clock with its answer; cannot time the gate")
+            return client.server_time_ms
         await asyncio.sleep(pause * (attempt + 1))
     raise ChangeNotVisible(f"{where}: SEPM accepted '{step.description}' but does not show it")
 

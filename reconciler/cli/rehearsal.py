@@ -149,7 +149,8 @@ def prepare(
                     "--password-env",
                     "KEYSTORE_PASSWORD",
                 ],
-                "timeout": "60s",
+                "timeout": "20s",
+                "settle": "2s",
                 "env": {"KEYSTORE_PASSWORD": {"env": KEYSTORE_VARIABLE}},
             }
         },
@@ -165,7 +166,8 @@ def prepare(
                     "--http-port",
                     "{http_ports}",
                 ],
-                "timeout": "60s",
+                "timeout": "20s",
+                "settle": "2s",
             }
         },
     }
@@ -176,7 +178,11 @@ def prepare(
     )
     if delete_copies:
         actuators["mslDelete"] = {
-            "command": {"argv": [*console, "delete-msl", "--name", "{msl_copy}"], "timeout": "60s"}
+            "command": {
+                "argv": [*console, "delete-msl", "--name", "{msl_copy}"],
+                "timeout": "20s",
+                "settle": "2s",
+            }
         }
     desired = {
         "site": sim.site.name,

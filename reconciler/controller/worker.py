@@ -56,7 +56,7 @@ log = logging.getLogger(__name__)
 
 _MAX_BACKOFF = 300.0
 _STALLED_RECHECK = 60.0
-_SEE_CHANGE_WITHIN = 120.0  # local seconds we give SEPM to show a certificate a command installed
+_SETTLE_RECHECK = 5.0  # while a command's change settles, re-observe at least this often (seconds)
 
 
 class Stop(Exception):
@@ -82,8 +82,8 @@ class SiteWorker:
     _rejected_key: str = ""
     _observer: Observer | None = None
     _failures: int = 0
+    _lease_lost: bool = False
     _stalled_key: str = ""
-    _installed: dict[str, float] = field(default_factory=dict)
     _last_gate: dict[str, int] = field(default_factory=dict)
     last_plan: Plan | None = None
     last_observed: Observed | None = None
@@ -93,13 +93,17 @@ class SiteWorker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Reconcile until ``stop`` is set; a reconcile in progress is finished, never cut half-way."""
+        keeper = asyncio.create_task(self._keep_lease(stop))
         try:
             while not stop.is_set():
+                if self._lease_lost:
+                    raise Stop(f"site {self.site}: lease lost; stopping this worker")
                 delay = await self.reconcile_once()
                 self.wake.clear()
                 if delay > 0:
                     await _first_of(stop.wait(), self.wake.wait(), seconds=delay)
         finally:
+            keeper.cancel()
             await self.close()
 
     async def close(self) -> None:
@@ -238,7 +242,6 @@ class SiteWorker:
             )
             return 0.0
         if step.satisfied:
-            self._installed.pop(step.id, None)
             acknowledged = progress.acknowledged.get(step.id)
             self._record_done(
                 lease,
@@ -252,9 +255,10 @@ class SiteWorker:
             return 0.0
         if step.actuator == "operator":
             return self._operator_step(lease, desired, rotation_id, progress, step)
-        if step.id in self._installed and time.monotonic() < self._installed[step.id]:
-            # The command said it installed the certificate; give SEPM time to present it.
-            return 0.5
+        settling = self._settling(desired, rotation_id, step)
+        if settling is not None:
+            return settling
+        self._fence(lease)
         self.journal.record_intent(
             lease, rotation_id=rotation_id, step_id=step.id, kind=step.kind, target=target
         )
@@ -304,12 +308,35 @@ class SiteWorker:
                 lease,
                 rotation_id=rotation_id,
                 step_id=step.id,
-                applied_at=self._client.server_time_ms if self._client and self._client.server_time_ms else 0,
+                applied_at=self._sepm_now(),
                 message=result.summary(),
             )
             return 0.0
-        self._installed[step.id] = time.monotonic() + _SEE_CHANGE_WITHIN
+        # The intent stays open: `_settling` waits for SEPM to show the change before anything runs again.
         return 0.0
+
+    def _settling(self, desired: DesiredSite, rotation_id: str, step: Step) -> float | None:
+        """Seconds to wait when the step's command may already have run and SEPM may not show it yet.
+
+        Read from the journal (an intent with no outcome), so that a restart after kill -9 waits as well
+        instead of importing the certificate a second time while SEPM restarts.
+        """
+        choice = actuator_for(desired, step)
+        if choice is None or choice.command is None or operator.needs_acknowledgement(step):
+            return None
+        row = next((r for r in self.journal.in_flight(rotation_id) if r["step_id"] == step.id), None)
+        if row is None or row["intent_wall"] is None:
+            return None
+        until = row["intent_wall"] + choice.command.timeout + choice.command.settle
+        if time.time() >= until:
+            return None
+        self._set_status(
+            "Reconciling",
+            "WaitingForChange",
+            f"{step.description}: waiting for SEPM to show it (the command may still be taking effect); "
+            f"running it again after {time.strftime('%H:%M:%S', time.localtime(until))}",
+        )
+        return self._jittered(min(self._poll_interval(), _SETTLE_RECHECK))
 
     def _operator_step(
         self, lease: Lease, desired: DesiredSite, rotation_id: str, progress: Progress, step: Step
@@ -320,7 +347,7 @@ class SiteWorker:
                 lease,
                 rotation_id=rotation_id,
                 step_id=step.id,
-                applied_at=self.last_observed.server_time if self.last_observed else 0,
+                applied_at=self._sepm_now(),
                 message=f"acknowledged: {acknowledged}",
             )
             return 0.0
@@ -371,6 +398,36 @@ class SiteWorker:
 
     def _jittered(self, seconds: float) -> float:
         return seconds * (0.8 + 0.4 * self.rng.random())
+
+    def _fence(self, lease: Lease) -> None:
+        """Prove the lease is still ours right before acting on SEPM (acts on SEPM cannot be fenced)."""
+        try:
+            self._lease = self.journal.renew(lease)
+        except LockLost as lost:
+            raise Stop(f"site {self.site}: lease lost before acting ({lost}); stopping this worker") from lost
+
+    def _sepm_now(self) -> int:
+        """SEPM's clock for a step completed without an observation of its own (never a made-up 0)."""
+        client_time = self._client.server_time_ms if self._client is not None else None
+        if client_time:
+            return client_time
+        if self.last_observed is not None:
+            return self.last_observed.server_time
+        raise RuntimeError(f"site {self.site}: no SEPM time known; refusing to journal a step without one")
+
+    async def _keep_lease(self, stop: asyncio.Event) -> None:
+        """Renew the lease every third of its lifetime, also while a long command runs."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.lease_ttl / 3)
+            if self._lease is not None and not stop.is_set():
+                try:
+                    self._lease = self.journal.renew(self._lease)
+                except LockLost:
+                    log.error("site %s: lease lost; stopping this worker", self.site)
+                    self._lease_lost = True
+                    self.wake.set()
+                    return
 
     def _hold_lease(self) -> Lease:
         if self._lease is not None and self._lease.expires_wall - time.time() > self.lease_ttl / 2:

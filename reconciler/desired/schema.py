@@ -218,6 +218,11 @@ class CommandActuator(_Model):
 
     argv: Annotated[list[str], Field(min_length=1)]
     timeout: Duration = 600
+    settle: Duration = Field(
+        default=600,
+        description="after the program exits 0 (or the controller restarts while it may have run), how long "
+        "SEPM may take to show the change (a certificate import restarts its services) before it runs again",
+    )
     env: dict[str, Secret] = Field(default_factory=dict)
 
     @field_validator("argv")
@@ -335,6 +340,15 @@ class DesiredSite(_Model):
                     )
         if self.procedure == "multi-server" and len(self.servers) < 2:
             raise RuleError("procedure multi-server needs two or more servers", loc=("procedure",))
+        update = self.actuators.certificate_update.command
+        if update is not None and any("{keystore" in item for item in update.argv):
+            for index, declared in enumerate(self.servers):
+                if declared.certificate.keystore is None:
+                    raise RuleError(
+                        f"the certificateUpdate command uses {{keystore}}, but server {declared.name!r} "
+                        "declares no certificate.keystore",
+                        loc=("servers", index, "certificate"),
+                    )
         return self
 
     def server(self, name: str) -> Server | None:

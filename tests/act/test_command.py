@@ -114,3 +114,19 @@ def test_unknown_placeholder_is_a_key_error_naming_it():
 def test_redact(text, secrets, expected):
     """Secret values are replaced by *** (longest first, so a secret inside another is covered)."""
     assert redact(text, secrets) == expected
+
+
+async def test_a_program_that_cannot_start_is_a_failed_attempt_not_a_crash(tmp_path):
+    """A missing program is reported as a failed attempt (no exception reaches the controller)."""
+    missing = CommandActuator(argv=[str(tmp_path / "no-such-tool"), "{server}"])
+    result = await run_command(missing, values={"server": "s"}, secrets={})
+    assert not result.ok
+    assert result.exit_code is None
+    assert "did not run: could not start" in result.summary()
+
+
+async def test_a_placeholder_the_step_lacks_is_a_failed_attempt():
+    """A template naming a value the step does not offer fails the attempt and says which value."""
+    result = await run_command(CommandActuator(argv=[PY, "{keystore}"]), values={"server": "s"}, secrets={})
+    assert not result.ok
+    assert "{keystore}" in result.summary()

@@ -117,3 +117,60 @@ def test_kill9_at_every_boundary_and_random_instants_orphans_nobody(rehearse, jo
     for (target, field), n in field_changes.items():
         assert n == 2, f"{target}: {field} changed {n} times, not once there and once back"
     assert process.returncode == 0, "the last controller must shut down cleanly on SIGTERM"
+
+
+SLOW_IMPORT = """
+import os, subprocess, sys
+counter, server, keystore, *console = sys.argv[1:]
+with open(counter, "a") as out:
+    out.write(server + "\\n")
+# Like a real import: the command returns at once, SEPM shows the new certificate seconds later.
+subprocess.Popen(
+    [sys.executable, "-c", "import subprocess, sys, time; time.sleep(3); subprocess.run(sys.argv[1:], check=True)",
+     *console, "update-certificate", "--server", server, "--keystore", keystore, "--password-env", "KEYSTORE_PASSWORD"],
+    start_new_session=True,
+)
+"""
+
+
+def test_kill9_while_a_certificate_import_settles_does_not_import_twice(rehearse, journal_path, tmp_path):
+    """The controller is killed right after it ran a certificate import whose effect shows only seconds
+    later; the restarted controller waits for the change (read from the journal) instead of importing
+    again, and the rotation completes."""
+    from reconciler.cli.rehearsal import console_argv
+
+    rehearsal = rehearse("single-server", speed=400.0)
+    script = tmp_path / "slow_import.py"
+    script.write_text(SLOW_IMPORT)
+    counter = tmp_path / "imports.txt"
+    update = rehearsal.desired["actuators"]["certificateUpdate"]["command"]
+    update["argv"] = [
+        sys.executable,
+        str(script),
+        str(counter),
+        "{server}",
+        "{keystore}",
+        *console_argv(rehearsal.endpoints_file),
+    ]
+    update["timeout"] = "10s"
+    update["settle"] = "60s"
+    rehearsal.write()
+    log = tmp_path / "controller.log"
+    process = start_controller(rehearsal, journal_path, log)
+    try:
+        deadline = time.monotonic() + 60
+        while not counter.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        process = start_controller(rehearsal, journal_path, log)
+        deadline = time.monotonic() + 90
+        while done_steps(journal_path, rehearsal.site)[1] is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert done_steps(journal_path, rehearsal.site)[1] == "completed", log.read_text()[-3000:]
+    assert counter.read_text().splitlines() == list(rehearsal.new_fingerprints), "the import ran twice"
+    assert presented(rehearsal) == rehearsal.new_fingerprints
+    assert rehearsal.report()["orphaned"] == []
