@@ -26,10 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.controller.desired_source import DesiredSource
+from reconciler.controller.lease import LeaseLost
 from reconciler.controller.status import SiteStatus
 from reconciler.controller.status_store import status_folder, write_status
 from reconciler.controller.telemetry import StatusBoard, TelemetryServer
-from reconciler.controller.worker import SiteWorker, Stop
+from reconciler.controller.worker import SiteWorker
 from reconciler.journal.store import Journal
 
 log = logging.getLogger(__name__)
@@ -116,8 +117,8 @@ class Controller:
     async def _guard(self, worker: SiteWorker, fatal: asyncio.Event) -> None:
         try:
             await worker.run(self._site_stops[worker.site])
-        except Stop as stop:
-            log.error("%s", stop)
+        except LeaseLost as lost:
+            log.error("%s", lost)
             fatal.set()
         except Exception:
             log.exception(

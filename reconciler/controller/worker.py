@@ -5,7 +5,7 @@ Contract (DESIGN.md, Controller):
   Progress. Nothing that decides safety lives only in this object; what it keeps in memory (the SEPM
   client, the clock estimate, a note that a command just ran) only saves work or time.
 - The journal is written under the site's lease: a fencing token on every mutating call. A worker whose
-  lease was taken over gets `LockLost` and stops; another process on the same journal cannot act on a
+  lease was taken over gets `LeaseLost` and stops; another process on the same journal cannot act on a
   site this worker holds (`SiteLocked`: this worker waits).
 - Order of writes around an act: intent row, act, observe the effect, done row with SEPM's time of that
   observation. A crash between any two leaves an intent without done; the next reconcile re-observes
@@ -23,7 +23,6 @@ Contract (DESIGN.md, Controller):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import random
@@ -37,6 +36,7 @@ from reconciler.act import operator, rest
 from reconciler.act.command import CommandResult, run_command
 from reconciler.act.values import actuator_for, describe_target, step_values
 from reconciler.controller.desired_source import DesiredSource
+from reconciler.controller.lease import LeaseLost, SiteLease
 from reconciler.controller.sepm_clock import SepmClock
 from reconciler.controller.status import SiteStatus, status_for_plan
 from reconciler.desired.schema import DesiredSite
@@ -59,10 +59,6 @@ _STALLED_RECHECK = 60.0
 _SETTLE_RECHECK = 5.0  # while a command's change settles, re-observe at least this often (seconds)
 
 
-class Stop(Exception):
-    """The worker must stop: its lease is lost."""
-
-
 @dataclass
 class SiteWorker:
     """Reconciles one site. Create one per site; ``run`` until ``stop`` is set."""
@@ -76,28 +72,39 @@ class SiteWorker:
     rng: random.Random = field(default_factory=random.Random)
     clock: SepmClock = field(default_factory=SepmClock)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
-    _lease: Lease | None = None
+    _lease: SiteLease | None = None
     _client: SepmClient | None = None
     _client_key: str = ""
     _rejected_key: str = ""
     _observer: Observer | None = None
     _failures: int = 0
-    _lease_lost: bool = False
     _stalled_key: str = ""
     _last_gate: dict[str, int] = field(default_factory=dict)
     last_plan: Plan | None = None
     last_observed: Observed | None = None
     status: SiteStatus | None = None
 
+    @property
+    def lease(self) -> SiteLease:
+        if self._lease is None:
+            self._lease = SiteLease(
+                journal=self.journal,
+                site=self.site,
+                owner=self.owner,
+                ttl=self.lease_ttl,
+                on_lost=self.wake.set,
+            )
+        return self._lease
+
     # -- loop ---------------------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
         """Reconcile until ``stop`` is set; a reconcile in progress is finished, never cut half-way."""
-        keeper = asyncio.create_task(self._keep_lease(stop))
+        keeper = asyncio.create_task(self.lease.keep(stop))
         try:
             while not stop.is_set():
-                if self._lease_lost:
-                    raise Stop(f"site {self.site}: lease lost; stopping this worker")
+                if self.lease.lost:
+                    raise LeaseLost(f"site {self.site}: lease lost; stopping this worker")
                 delay = await self.reconcile_once()
                 self.wake.clear()
                 if delay > 0:
@@ -110,16 +117,13 @@ class SiteWorker:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
-        if self._lease is not None:
-            with contextlib.suppress(LockLost):
-                self.journal.release(self._lease)
-            self._lease = None
+        self.lease.release()
 
     async def reconcile_once(self) -> float:
         """One observe-plan-act round; returns seconds to wait before the next one."""
         poll = self._poll_interval()
         try:
-            lease = self._hold_lease()
+            lease = self.lease.hold()
         except SiteLocked as locked:
             # Not published: the status file belongs to the controller holding the site.
             if self._stalled_key != f"SiteLocked:{locked.owner}":
@@ -157,7 +161,7 @@ class SiteWorker:
                 result=result,
             )
         except LockLost as lost:
-            raise Stop(f"site {self.site}: lease lost ({lost}); stopping this worker") from lost
+            raise LeaseLost(f"site {self.site}: lease lost ({lost}); stopping this worker") from lost
 
     # -- one step -----------------------------------------------------------------------------------
 
@@ -258,7 +262,7 @@ class SiteWorker:
         settling = self._settling(desired, rotation_id, step)
         if settling is not None:
             return settling
-        self._fence(lease)
+        lease = self.lease.fence()
         self.journal.record_intent(
             lease, rotation_id=rotation_id, step_id=step.id, kind=step.kind, target=target
         )
@@ -399,13 +403,6 @@ class SiteWorker:
     def _jittered(self, seconds: float) -> float:
         return seconds * (0.8 + 0.4 * self.rng.random())
 
-    def _fence(self, lease: Lease) -> None:
-        """Prove the lease is still ours right before acting on SEPM (acts on SEPM cannot be fenced)."""
-        try:
-            self._lease = self.journal.renew(lease)
-        except LockLost as lost:
-            raise Stop(f"site {self.site}: lease lost before acting ({lost}); stopping this worker") from lost
-
     def _sepm_now(self) -> int:
         """SEPM's clock for a step completed without an observation of its own (never a made-up 0)."""
         client_time = self._client.server_time_ms if self._client is not None else None
@@ -414,32 +411,6 @@ class SiteWorker:
         if self.last_observed is not None:
             return self.last_observed.server_time
         raise RuntimeError(f"site {self.site}: no SEPM time known; refusing to journal a step without one")
-
-    async def _keep_lease(self, stop: asyncio.Event) -> None:
-        """Renew the lease every third of its lifetime, also while a long command runs."""
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.lease_ttl / 3)
-            if self._lease is not None and not stop.is_set():
-                try:
-                    self._lease = self.journal.renew(self._lease)
-                except LockLost:
-                    log.error("site %s: lease lost; stopping this worker", self.site)
-                    self._lease_lost = True
-                    self.wake.set()
-                    return
-
-    def _hold_lease(self) -> Lease:
-        if self._lease is not None and self._lease.expires_wall - time.time() > self.lease_ttl / 2:
-            return self._lease
-        if self._lease is not None:
-            try:
-                self._lease = self.journal.renew(self._lease)
-                return self._lease
-            except LockLost as lost:
-                raise Stop(f"site {self.site}: lease lost ({lost}); stopping this worker") from lost
-        self._lease = self.journal.acquire_lock(self.site, owner=self.owner, ttl_seconds=self.lease_ttl)
-        return self._lease
 
     def _until_gate_check(self, step: Step, poll: float) -> float:
         if step.gate is None:
