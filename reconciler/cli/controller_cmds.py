@@ -236,14 +236,15 @@ def _request(args: argparse.Namespace, what: str) -> int:
 
 
 def _check_task(journal: Journal, site: str, step_id: str) -> None:
-    """An acknowledgement must name an operator task the controller has published and not yet closed."""
+    """An acknowledgement must name a step the controller started and has not done: an operator task, or
+    (under abort) a certificate update whose outcome is in doubt."""
     rotation = journal.active_rotation(site)
     if rotation is None:
         raise ValueError(f"{site} has no rotation in progress")
-    open_tasks = sorted(row["step_id"] for row in journal.in_flight(rotation["id"]))
-    if step_id not in open_tasks:
-        waiting = ", ".join(open_tasks) or "none"
-        raise ValueError(f"{step_id} is not an open operator task of {site} (open: {waiting})")
+    open_steps = journal.progress(rotation["id"]).attempted
+    if step_id not in open_steps:
+        waiting = ", ".join(open_steps) or "none"
+        raise ValueError(f"{step_id} is not an open step of {site} (open: {waiting})")
 
 
 def _ack(args: argparse.Namespace) -> int:

@@ -9,16 +9,21 @@ Order of decisions:
    the plan is empty (converged, nothing to journal).
 3. ``scope.choose_scope``: the procedure and the treated targets (the journal's once started).
 4. ``checks.ROTATION_CHECKS``: a finding blocks the site.
-5. ``steps.build_steps``, then sequencing:
+5. ``steps.build_steps``; once the rotation has started, ``checks.STEP_CHECKS`` (what the journal
+   says is done must still be visible where a later step relies on it): a finding blocks the site.
+6. Sequencing:
 
-   - A step in ``progress.done`` is ``done``, whatever the observation says now (gates latch).
+   - A step in ``progress.done`` is ``done``, whatever the observation says now (gates latch); the
+     step checks above are what notices an effect undone on SEPM since.
    - The **first** step that is not done is the current one, and the only one whose state is
      decided from evidence:
 
      * an action: ``ready``; ``satisfied`` when observation already shows its effect (the controller
        records it instead of acting). For MSL copies and deletions, which SEPM cannot show,
        ``satisfied`` means an operator acknowledged it. An action on a journalled location that is no
-       longer observed is ``blocked`` (``MissingLocation``) until someone acknowledges it.
+       longer observed is ``blocked`` (``MissingLocation``) until someone acknowledges it. An update in
+       doubt under abort (``steps``) is ``blocked`` (``UpdateMayStillApply``) until it shows or
+       someone acknowledges it as not applied.
      * a gate: measured (``gates.measure``). ``ready`` (and ``satisfied``) when open, or when a
        human proceeded (``progress.proceeded``, break-glass); otherwise ``waiting`` with its
        measurement, or ``blocked`` (``GateDeadlineExceeded``) once SEPM time is past its deadline.
@@ -47,9 +52,11 @@ from reconciler.model.progress import LocationOriginal, Progress, StepRecord
 from reconciler.plan.checks import (
     ROTATION_CHECKS,
     SITE_CHECKS,
+    STEP_CHECKS,
     Facts,
     Finding,
     RotationFacts,
+    StepFacts,
     first_finding,
 )
 from reconciler.plan.gates import describe, measure, sepm_time
@@ -71,8 +78,15 @@ def plan(desired: DesiredSite, observed: Observed, progress: Progress | None, no
     if finding is not None:
         return _blocked(observed.site, progress, finding)
 
+    drafts = build_steps(desired, site, scope, progress)
+    if progress is not None:
+        facts = StepFacts(desired, site, progress, scope, tuple(d.step for d in drafts))
+        finding = first_finding(STEP_CHECKS, facts)
+        if finding is not None:
+            return _blocked(observed.site, progress, finding)
+
     sequence = _Sequencer(desired, observed.site, progress, now)
-    steps = tuple(sequence.decide(draft) for draft in build_steps(desired, site, scope, progress))
+    steps = tuple(sequence.decide(draft) for draft in drafts)
     pending = any(s.state is not StepState.DONE for s in steps)
     dormant = sequence.dormant if sequence.dormant is not None else _dormant_now(desired, site, now)
     return Plan(
@@ -124,6 +138,20 @@ class _Sequencer:
     def _action(self, draft: Draft) -> Step:
         step = draft.step
         acknowledged = step.id in self.acknowledged
+        if draft.in_doubt:
+            return step.model_copy(
+                update={
+                    "state": StepState.BLOCKED,
+                    "reason": "UpdateMayStillApply",
+                    "message": (
+                        f"the update of {step.server} was started before the abort and may still apply "
+                        f"({step.server} still presents its original certificate): secure communications "
+                        "must not come back on before every client could take a new certificate; if it "
+                        f"completes, its gate runs first; if it will not, confirm it was not applied: "
+                        f"`sepm-reconciler ack {self.site} {step.id}`"
+                    ),
+                }
+            )
         if draft.location_missing and not acknowledged:
             return step.model_copy(
                 update={

@@ -109,6 +109,11 @@ def update_step_id(server_name: str) -> str:
     return f"update_certificate:{server_name}"
 
 
+def certificate_gate_id(server_name: str) -> str:
+    """The gate after one server's update (multi-server)."""
+    return f"gate:certificate:{server_name}"
+
+
 def _single_server(site: SiteView) -> Scope:
     return Scope("single-server", tuple(t.original() for t in site.targets))
 

@@ -28,7 +28,11 @@ Abort (``progress.aborted``) means "back to the secure original": preparation st
 dropped, and so is the prepare gate unless it has opened; certificate updates whose server still
 presents its original certificate are dropped, while servers whose certificate already moved keep
 their update (recorded without acting when visible) and their gate, so that secure communications
-still come back on only after every client holds the new certificate. The restore steps always
+still come back on only after every client holds the new certificate. An update acted on but not
+seen yet (``progress.attempted``) whose server still presents its original is **in doubt**: the
+new certificate may still appear after secure communications are back. It is kept (after the moved
+ones) and the planner blocks on it (``UpdateMayStillApply``) until it shows, and then gets its gate,
+or an operator acknowledges it, which means "not applied" and drops it. The restore steps always
 follow; the ones whose effect is already visible are recorded without acting.
 
 Each draft says whether observation shows its effect (``visible``; ``None`` for MSL copies, which
@@ -44,7 +48,13 @@ from reconciler.desired.schema import DesiredSite, ManagementServerList, Server
 from reconciler.model.plan import Step, StepKind, StepState
 from reconciler.model.progress import LocationOriginal, Progress
 from reconciler.plan.gates import GateScope, Member
-from reconciler.plan.scope import Scope, presents_desired, servers_to_update, update_step_id
+from reconciler.plan.scope import (
+    Scope,
+    certificate_gate_id,
+    presents_desired,
+    servers_to_update,
+    update_step_id,
+)
 from reconciler.plan.site import SiteView
 
 PREPARED = "gate:prepared"
@@ -61,6 +71,8 @@ class Draft:
     """observation already shows the step's effect; None: SEPM cannot show it (an MSL copy)."""
     gate: GateScope | None = None
     location_missing: bool = False
+    in_doubt: bool = False
+    """abort: an update acted on, not seen and not acknowledged, that may still apply (see above)."""
 
 
 def build_steps(
@@ -116,8 +128,10 @@ def _certificates(
     done = progress.done if progress is not None else {}
     servers = servers_to_update(desired, site.observed, progress)
     moved = {s.name for s in servers if _moved(site, s, progress)}
+    in_doubt: set[str] = set()
     if progress is not None and progress.aborted:
-        servers = tuple(s for s in servers if s.name in moved)
+        in_doubt = {s.name for s in servers if s.name not in moved and _attempted(s, progress)}
+        servers = tuple(s for s in servers if s.name in moved | in_doubt)
 
     def rank(server: Server) -> int:
         """0: on its new certificate already (needs only its gate); 1: moved elsewhere (needs an act);
@@ -129,9 +143,9 @@ def _certificates(
     ordered = sorted(servers, key=rank)  # stable: desired order within each rank
     drafts: list[Draft] = []
     for server in ordered:
-        drafts.append(_update(desired, site, server))
+        drafts.append(_update(desired, site, server, in_doubt=server.name in in_doubt))
         if scope.procedure == "multi-server":
-            drafts.append(_site_gate(site, f"gate:certificate:{server.name}", [server]))
+            drafts.append(_site_gate(site, certificate_gate_id(server.name), [server]))
     if ordered and scope.procedure == "single-server":
         drafts.append(_site_gate(site, CERTIFICATES, ordered))
     return drafts
@@ -146,6 +160,16 @@ def _moved(site: SiteView, server: Server, progress: Progress | None) -> bool:
     original = progress.original_certificates.get(server.name)
     observed = site.observed.server(server.name)
     return original is not None and observed is not None and observed.presented_fingerprints() != {original}
+
+
+def _attempted(server: Server, progress: Progress) -> bool:
+    """Acted on, not done, and not acknowledged as "not applied"."""
+    step_id = update_step_id(server.name)
+    return (
+        step_id in progress.attempted
+        and step_id not in progress.done
+        and step_id not in progress.acknowledged
+    )
 
 
 def _copy(desired: DesiredSite, msl: ManagementServerList) -> Draft:
@@ -216,7 +240,7 @@ def _secure(site: SiteView, original: LocationOriginal, *, on: bool) -> Draft:
     return Draft(step, visible=visible, location_missing=location is None)
 
 
-def _update(desired: DesiredSite, site: SiteView, server: Server) -> Draft:
+def _update(desired: DesiredSite, site: SiteView, server: Server, *, in_doubt: bool) -> Draft:
     keystore = server.certificate.keystore
     step = Step(
         id=update_step_id(server.name),
@@ -228,7 +252,7 @@ def _update(desired: DesiredSite, site: SiteView, server: Server) -> Draft:
         certificate=server.certificate.sha256,
         keystore=keystore.path if keystore is not None else None,
     )
-    return Draft(step, visible=_visible(site, server))
+    return Draft(step, visible=_visible(site, server), in_doubt=in_doubt)
 
 
 def _group_gate(

@@ -46,3 +46,24 @@ def test_proceed_names_a_gate_and_needs_a_reason(tmp_path, capsys):
     assert "is not a gate" in capsys.readouterr().err
     assert main(["proceed", "hq", "gate:prepared", "--reason", "  ", "--journal", str(journal_path)]) == 1
     assert main(["proceed", "hq", "gate:prepared", "--reason", "CAB-1", "--journal", str(journal_path)]) == 0
+
+
+def test_ack_accepts_a_step_whose_attempt_failed(tmp_path):
+    """Under abort, a certificate update whose command failed is still in doubt and can be acknowledged
+    as not applied."""
+    journal_path = tmp_path / "journal.db"
+    start_rotation_with_task(journal_path, "copy_msl:Default")
+    with Journal(journal_path) as journal:
+        lease = journal.acquire_lock("hq", owner="controller", ttl_seconds=60)
+        rotation = journal.active_rotation("hq")["id"]
+        journal.record_intent(
+            lease,
+            rotation_id=rotation,
+            step_id="update_certificate:sepm01",
+            kind="update_certificate",
+            target="sepm01",
+        )
+        journal.record_failed(
+            lease, rotation_id=rotation, step_id="update_certificate:sepm01", message="exited 1"
+        )
+    assert main(["ack", "hq", "update_certificate:sepm01", "--journal", str(journal_path)]) == 0

@@ -222,8 +222,10 @@ def started(
     acknowledged: Iterable[str] = (),
     proceeded: dict[str, str] | None = None,
     aborted: bool = False,
+    attempted: Iterable[str] = (),
 ) -> Progress:
-    """The journal of a rotation started from plan ``first`` at ``at``; ``done`` maps step ids to times."""
+    """The journal of a rotation started from plan ``first`` at ``at``; ``done`` maps step ids to times;
+    ``attempted`` names steps acted on whose effect has not been seen yet."""
     assert first.procedure is not None
     return Progress(
         rotation_id="r1",
@@ -236,4 +238,5 @@ def started(
         acknowledged={step_id: "alice: done in the console" for step_id in acknowledged},
         proceeded=proceeded or {},
         aborted=aborted,
+        attempted=tuple(attempted),
     )

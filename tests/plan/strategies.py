@@ -5,7 +5,8 @@ not, nested), locations with and without their own settings, and up to 8 clients
 unparseable versions, online and offline, some silent for weeks (dormant). ``plausible`` sites are what
 a rotation can start from (every server presents one certificate, old or new); the others may also
 hold corrupted or foreign certificates and unknown MSLs. Journals are arbitrary: any subset of the
-step ids the site could have, with times, acknowledgements, proceeds and an abort.
+step ids the site could have, with times, acknowledgements, proceeds, an abort and certificate updates
+acted on but not seen yet.
 
 The strategies compute rotation targets on their own (non-inheriting group: default location plus
 own-settings locations), so that the properties do not take the planner's word for them.
@@ -234,6 +235,7 @@ def journals(draw: st.DrawFn, site: Site) -> Progress:
     if not consistent:
         done += draw(st.lists(st.sampled_from(ids), unique=True))
     presented = {s.name: sorted(s.presented_fingerprints())[0] for s in site.observed.servers}
+    updates = [i for i in ids if i.startswith("update_certificate:")]  # acted on, maybe not seen yet
     if consistent:
         original_certificates = {
             name: presented[name] if presented[name] == new(name) else old(name) for name in presented
@@ -255,13 +257,15 @@ def journals(draw: st.DrawFn, site: Site) -> Progress:
             for i in draw(st.lists(st.sampled_from([i for i in ids if i.startswith("gate:")]), max_size=2))
         },
         aborted=draw(st.integers(0, 3)) == 0,
+        attempted=tuple(i for i in draw(st.lists(st.sampled_from(updates), unique=True)) if i not in done),
     )
 
 
 @st.composite
 def journalled_sites(draw: st.DrawFn) -> tuple[Site, Progress | None]:
     """A site, maybe with a journal, whose observation already shows the journalled changes (as SEPM
-    would after those steps), so that later steps are reached with their effects still to make."""
+    would after those steps), so that later steps are reached with their effects still to make; in
+    some, one of those changes was then undone on SEPM, or a server changed on its own."""
     site = draw(sites(plausible=False))
     if draw(st.sampled_from([False, True, True])) is False:
         return site, None
@@ -284,6 +288,20 @@ def journalled_sites(draw: st.DrawFn) -> tuple[Site, Progress | None]:
     for s in site.desired.servers:
         if f"update_certificate:{s.name}" in done:
             world.present(s.name, new(s.name))
+    # Sometimes SEPM then changes behind the rotation's back: a location goes back to its original
+    # list or flag, a server to its old certificate or to its new one out of turn.
+    drift = draw(st.sampled_from([None, None, "location", "certificate"]))
+    if drift == "location" and progress.originals:
+        original = progress.originals[draw(st.sampled_from(sorted(progress.originals)))]
+        world.change_location(
+            original.group_id,
+            original.location_id,
+            management_server_list=original.management_server_list,
+            secure_communications=draw(st.booleans()),
+        )
+    elif drift == "certificate":
+        name = draw(st.sampled_from([s.name for s in site.desired.servers]))
+        world.present(name, draw(st.sampled_from([old(name), new(name)])))
     return Site(site.desired, world.observed), progress
 
 

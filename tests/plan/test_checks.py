@@ -161,7 +161,7 @@ def test_missing_journalled_location_blocks_until_acknowledged() -> None:
     at_start = observed(servers=[server("sepm01")], groups=[group("g1", ROOT), group("g2", ROOT + "\\Gone")])
     first = plan(desired, at_start, None, T0)
     done = {f"copy_msl:{DEFAULT_MSL}": T0, "assign_msl:g1/g1-L1": T0}
-    shrunk = observed(servers=[server("sepm01")], groups=[group("g1", ROOT)])
+    shrunk = observed(servers=[server("sepm01")], groups=[group("g1", ROOT, msl=COPY)])  # g1 was assigned
 
     blocked = plan(desired, shrunk, started(desired, first, done=done), T0)
     acked = plan(

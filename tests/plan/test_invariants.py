@@ -16,7 +16,7 @@ from reconciler.model.plan import Plan, StepKind, StepState
 from reconciler.model.progress import LocationOriginal, Progress, StepRecord
 from reconciler.plan import plan
 
-from .builders import HOUR, MIN, T0
+from .builders import HOUR, MIN, T0, new, old
 from .strategies import Site, journalled_sites, newcomers, sites, targets
 from .world import World
 
@@ -42,11 +42,13 @@ def check_invariants(
     if progress is None and current is not None and current.state is not StepState.BLOCKED:
         assert current.state is StepState.READY, "a rotation must be able to start on its first step"
         assert current.kind is not StepKind.GATE
+    if progress is not None and result.blocked is None:
+        _check_done_still_visible(desired, observed, progress, result)
     if current is None or current.state is not StepState.READY:
         return
     if current.kind is StepKind.UPDATE_CERTIFICATE and not current.satisfied:
         _check_update_is_safe(desired, observed, progress, result)
-    if current.kind is StepKind.ENABLE_SECURE_COMMUNICATIONS:
+    if current.kind is StepKind.ENABLE_SECURE_COMMUNICATIONS or current.id.startswith("restore_msl:"):
         _check_enable_after_certificates(desired, observed, progress, result)
 
 
@@ -117,7 +119,13 @@ def _check_update_is_safe(
     procedure = progress.procedure if progress is not None else result.procedure
     if originals and not aborted:
         prepared = [s for s in result.steps if s.id == "gate:prepared"]
-        assert [s.state for s in prepared] == [StepState.DONE]
+        if prepared:
+            assert [s.state for s in prepared] == [StepState.DONE]
+        else:
+            assert all(_copy_of(desired, o) and not o.secure_communications for o in originals.values()), (
+                "only a rotation with nothing to prepare has no prepare gate"
+            )
+    _check_still_prepared(desired, observed, progress, originals)
     untreated = [t for t in targets(observed) if t.key not in originals]
     if procedure == "single-server" and not aborted:
         assert untreated == [], "single-server: every location must have been prepared"
@@ -140,6 +148,67 @@ def _check_update_is_safe(
             assert _gate_done(result, other), f"{other} changed and is still inside its gate"
 
 
+def _copy_of(desired: DesiredSite, original: LocationOriginal) -> bool:
+    """The location was on an HTTP copy at the start."""
+    msl = desired.msl(original.management_server_list)
+    return msl is not None and original.management_server_list == msl.copy_name
+
+
+def _check_still_prepared(
+    desired: DesiredSite,
+    observed: Observed,
+    progress: Progress | None,
+    originals: dict[str, LocationOriginal],
+) -> None:
+    """Invariant 1, single-server part: when a certificate update acts, every treated location shows what
+    its preparation made of it: all of them in a running rotation, the ones journalled done under abort."""
+    aborted = progress is not None and progress.aborted
+    done = progress.done if progress is not None else {}
+    locations = {f"{g.id}/{loc.id}": loc for g, loc in observed.iter_locations()}
+    for key, original in originals.items():
+        msl = desired.msl(original.management_server_list)
+        location = locations.get(key)
+        if msl is None or location is None:
+            continue
+        if not aborted or f"assign_msl:{key}" in done or _copy_of(desired, original):
+            assert location.management_server_list == msl.copy_name, f"{key} is not on its HTTP copy"
+        if (
+            not aborted
+            or f"disable_secure_communications:{key}" in done
+            or not original.secure_communications
+        ):
+            assert not location.secure_communications, f"{key} has secure communications on"
+
+
+def _check_done_still_visible(
+    desired: DesiredSite, observed: Observed, progress: Progress, result: Plan
+) -> None:
+    """A plan that goes on (not blocked) never relies on a done update its server no longer shows, and
+    never lets a second server change while another one is inside its gate (multi-server)."""
+    if result.current is None:
+        return
+    for step in result.steps:
+        if step.kind is StepKind.UPDATE_CERTIFICATE and step.state is StepState.DONE:
+            found = observed.server(step.server or "")
+            assert found is not None
+            assert found.presented_fingerprints() == {step.certificate}, f"{step.server} reverted"
+    if progress.aborted or progress.procedure != "multi-server":
+        return
+    state = {s.id: s.state for s in result.steps}
+    inside = [
+        s.server
+        for s in result.steps
+        if s.kind is StepKind.UPDATE_CERTIFICATE
+        and s.state is StepState.DONE
+        and state.get(f"gate:certificate:{s.server}") not in (None, StepState.DONE)
+        and f"gate:certificate:{s.server}" not in progress.proceeded
+    ]
+    for server in inside:
+        others = _changed_servers(desired, observed, progress) - {server}
+        out_of_turn = [o for o in others if state.get(f"gate:certificate:{o}") is not StepState.DONE]
+        assert out_of_turn == [], f"{out_of_turn} changed while {server} is inside its gate"
+
+
 def _groups_with_legacy_clients(observed: Observed) -> set[str]:
     """Settings-source groups holding a 14.2 / 14.2.1 client."""
     groups = observed.groups_by_id()
@@ -153,12 +222,23 @@ def _groups_with_legacy_clients(observed: Observed) -> set[str]:
 def _check_enable_after_certificates(
     desired: DesiredSite, observed: Observed, progress: Progress | None, result: Plan
 ) -> None:
-    """Invariant 2: secure communications come back only after every certificate gate."""
+    """Invariant 2: secure communications (and the HTTPS lists) come back only after every certificate
+    gate, with every updated server still on its new certificate and no update that may still apply."""
     for step in result.steps:
         if step.kind is StepKind.UPDATE_CERTIFICATE or step.id.startswith("gate:certificate"):
             assert step.state is StepState.DONE, f"{step.id} is not done"
     for server in _changed_servers(desired, observed, progress):
         assert _gate_done(result, server), f"{server} changed without a closed gate"
+    if progress is None:
+        return
+    for s in desired.servers:
+        step_id = f"update_certificate:{s.name}"
+        found = observed.server(s.name)
+        original = progress.original_certificates.get(s.name)
+        in_doubt = step_id in progress.attempted and step_id not in progress.done
+        if in_doubt and found is not None and original != s.certificate.sha256:
+            shows_original = found.presented_fingerprints() == {original}
+            assert not shows_original or step_id in progress.acknowledged, f"{step_id} may still apply"
 
 
 @PROPERTY
@@ -212,16 +292,35 @@ def test_converged_site_has_an_empty_plan(site: Site) -> None:
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(site=sites(), data=st.data())
 def test_driven_rotations_keep_the_invariants(site: Site, data: st.DataObject) -> None:
-    """Whole rotations with silent clients, proceeds, aborts and a group (maybe of 14.2 clients) appearing
-    half-way keep every invariant at every step, and a finished rotation leaves every location as it was."""
+    """Whole rotations with silent clients, proceeds, aborts, a group (maybe of 14.2 clients) appearing
+    half-way and SEPM changed behind the rotation's back (a location back to its original settings, a
+    server on its old or new certificate) keep every invariant at every step, and a finished rotation
+    leaves every location as it was."""
     silent = set(data.draw(st.lists(st.sampled_from([c.id for c in site.observed.clients] or ["-"]))))
     world = World(site.desired, site.observed, checks_in=lambda c: c.online and c.id not in silent)
     before = {t.key: t for t in targets(site.observed)}
     abort_at = data.draw(st.none() | st.sampled_from(range(1, 200)))
     grow_at = data.draw(st.none() | st.sampled_from(range(1, 100)))
     newcomer = data.draw(newcomers(site))
+    # The surprise comes at the first gate from a drawn tick on: while clients are being counted.
+    surprise_at = data.draw(st.none() | st.sampled_from(range(1, 60)))
+    surprise = data.draw(st.sampled_from(["location", "certificate"]))
     result = None
     for tick in range(300):
+        in_gate = result is not None and result.current is not None and result.current.kind is StepKind.GATE
+        if surprise_at is not None and tick >= surprise_at and in_gate:
+            surprise_at = None
+            if surprise == "location" and before:
+                original = before[data.draw(st.sampled_from(sorted(before)))]
+                world.change_location(
+                    original.group_id,
+                    original.location_id,
+                    management_server_list=original.management_server_list,
+                    secure_communications=original.secure_communications,
+                )
+            elif surprise == "certificate":
+                name = data.draw(st.sampled_from([s.name for s in site.desired.servers]))
+                world.present(name, data.draw(st.sampled_from([old(name), new(name)])))
         if tick == grow_at:
             world.observed = world.observed.model_copy(
                 update={
