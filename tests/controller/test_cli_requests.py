@@ -52,18 +52,19 @@ def test_ack_accepts_a_step_whose_attempt_failed(tmp_path):
     """Under abort, a certificate update whose command failed is still in doubt and can be acknowledged
     as not applied."""
     journal_path = tmp_path / "journal.db"
-    start_rotation_with_task(journal_path, "copy_msl:Default")
     with Journal(journal_path) as journal:
         lease = journal.acquire_lock("hq", owner="controller", ttl_seconds=60)
-        rotation = journal.active_rotation("hq")["id"]
-        journal.record_intent(
+        rotation = journal.start_rotation(
             lease,
-            rotation_id=rotation,
-            step_id="update_certificate:sepm01",
-            kind="update_certificate",
-            target="sepm01",
+            desired_json="{}",
+            desired_digest="d",
+            git_revision="",
+            procedure="multi-server",
+            started_at=0,
         )
-        journal.record_failed(
-            lease, rotation_id=rotation, step_id="update_certificate:sepm01", message="exited 1"
+        step = "update_certificate:sepm01"
+        journal.record_intent(
+            lease, rotation_id=rotation, step_id=step, kind="update_certificate", target="sepm01"
         )
+        journal.record_failed(lease, rotation_id=rotation, step_id=step, message="exited 1")
     assert main(["ack", "hq", "update_certificate:sepm01", "--journal", str(journal_path)]) == 0
