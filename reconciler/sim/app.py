@@ -42,7 +42,7 @@ from reconciler.sim.http import Handler, Listener, Request, Response, json_respo
 from reconciler.sim.rest import API_PREFIX, RestApi
 from reconciler.sim.rest_auth import Sessions
 from reconciler.sim.scenario import Scenario, load_scenario
-from reconciler.sim.tls import CertificateSlot, control_certificate, pem_fingerprint
+from reconciler.sim.tls import CertificateSlot, control_certificate
 from reconciler.sim.views import TLS_PORT_KINDS, ServerView
 
 PORT_KINDS = ("https", "http", "console", "rest")
@@ -191,7 +191,7 @@ class Simulator:
                 view.name: {
                     "address": self.host,
                     **{kind: self.port(view.name, kind) for kind in PORT_KINDS},
-                    "sha256": pem_fingerprint(view.cert_pem),
+                    "sha256": view.fingerprint,
                     "nominalPorts": dict(view.ports),
                 }
                 for view in views

@@ -11,6 +11,7 @@ an older policy serial, stamped at their last check-in ``dormant_days`` before t
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from dataclasses import dataclass
 
@@ -227,13 +228,7 @@ def _population(
         cache, anchor = target, start_ms - h + rng.randrange(h)
         if dormant_days is not None:
             anchor = start_ms - int(dormant_days * DAY_MS)
-            cache = target.__class__(
-                target.msl_name,
-                target.servers,
-                target.secure_communications,
-                h,
-                format_serial(group.id, anchor),
-            )
+            cache = dataclasses.replace(target, serial=format_serial(group.id, anchor))
         out.append(
             Client(
                 idx=idx,

@@ -163,7 +163,7 @@ class Population:
         if found is None:
             servers = self._topology.servers_now()
             verdict = classify(cache, servers, legacy=legacy)
-            cands = winners(cache, servers, legacy=legacy) if verdict == ALWAYS_OK else []
+            cands = winners(cache, servers) if verdict == ALWAYS_OK else []
             # Keep ``cache`` referenced so that its id cannot be reused while the memo lives.
             self._judged[key] = found = (cache, verdict, cands)
         return found[1], found[2]

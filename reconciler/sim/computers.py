@@ -32,7 +32,7 @@ def computer_views(
             if path is None:
                 paths[c.group.id] = path = c.group.full_path
             view = _build(population, c, now, path=path, site_name=site_name, server_ids=server_ids)
-        if updated_since_ms is None or view.last_update_ms >= updated_since_ms:
+        if updated_since_ms is None or view.last_update_ms > updated_since_ms:
             out.append(view)
     return out
 

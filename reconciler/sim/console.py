@@ -28,13 +28,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hmac
 from typing import TYPE_CHECKING, Any
 
 from reconciler.sim import certs
 from reconciler.sim.errors import SimError
 from reconciler.sim.http import Request, Response, json_response
-from reconciler.sim.tls import pem_fingerprint
 from reconciler.sim.views import MslView, ServerView
 
 if TYPE_CHECKING:
@@ -63,13 +61,6 @@ def _matches(shape: tuple[str, ...], parts: list[str]) -> bool:
     return len(shape) == len(parts) and all(s in ("*", p) for s, p in zip(shape, parts, strict=True))
 
 
-class _ConsoleError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
 def _error(status: int, message: str) -> Response:
     headers = [("WWW-Authenticate", 'Basic realm="sepm-simulator"')] if status == 401 else []
     return json_response(status, {"error": message}, headers=headers)
@@ -90,8 +81,8 @@ def server_json(view: ServerView) -> dict[str, Any]:
         "address": view.address,
         "ports": dict(view.ports),
         "down": view.down,
-        "sha256": pem_fingerprint(view.cert_pem),
-        "portSha256": {kind: pem_fingerprint(pem) for kind, pem in view.port_cert_pem.items()},
+        "sha256": view.fingerprint,
+        "portSha256": {kind: certs.fingerprint(pem) for kind, pem in view.port_cert_pem.items()},
     }
 
 
@@ -109,8 +100,6 @@ class ConsoleApi:
         try:
             actor = self._authorize(request)
             return self._route(request, parts, actor)
-        except _ConsoleError as exc:
-            return _error(exc.status, exc.message)
         except certs.CertificateError as exc:
             return _error(400, str(exc))
         except SimError as exc:
@@ -121,20 +110,18 @@ class ConsoleApi:
     def _authorize(self, request: Request) -> str:
         scheme, _, encoded = (request.header("Authorization") or "").partition(" ")
         if scheme.lower() != "basic":
-            raise _ConsoleError(
-                401, "HTTP Basic authentication with the site's admin credentials is required"
+            raise SimError(
+                "HTTP Basic authentication with the site's admin credentials is required", status=401
             )
         try:
             username, _, password = (
                 base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")
             )
         except (binascii.Error, UnicodeDecodeError):
-            raise _ConsoleError(401, "malformed Basic credentials") from None
-        # Compare both parts in constant time; the engine's check is not meant for this channel.
-        good_user = hmac.compare_digest(username.encode(), self.site.admin_username.encode())
-        good_password = hmac.compare_digest(password.encode(), self.site.admin_password.encode())
-        if not (good_user and good_password):
-            raise _ConsoleError(401, "invalid console credentials")
+            raise SimError("malformed Basic credentials", status=401) from None
+        # The engine's constant-time check alone: the REST lockout does not apply to this channel.
+        if not self.site.authenticate(username, password):
+            raise SimError("invalid console credentials", status=401)
         return f"console:{username}"
 
     def _route(self, request: Request, parts: list[str], actor: str) -> Response:
@@ -172,12 +159,12 @@ class ConsoleApi:
             case "POST", ["clock", "advance"]:
                 ms = _body(request).get("ms")
                 if isinstance(ms, bool) or not isinstance(ms, int) or ms < 0:
-                    raise _ConsoleError(400, "clock/advance needs a non-negative integer 'ms'")
+                    raise SimError("clock/advance needs a non-negative integer 'ms'", status=400)
                 self.site.clock.advance(ms)
                 return json_response(200, self._clock())
         if any(_matches(shape, parts) for shape in _PATHS):
-            raise _ConsoleError(405, f"{method} is not supported on {'/'.join(parts)}")
-        raise _ConsoleError(404, f"no console endpoint {'/'.join(parts) or '(root)'}")
+            raise SimError(f"{method} is not supported on {'/'.join(parts)}", status=405)
+        raise SimError(f"no console endpoint {'/'.join(parts) or '(root)'}", status=404)
 
     def _clock(self) -> dict[str, Any]:
         return {"nowMs": self.site.clock.now_ms(), "speed": self.site.clock.speed}
@@ -188,16 +175,16 @@ class ConsoleApi:
         protocol = body.get("protocol", "http")
         http_ports = body.get("httpPorts")
         if not isinstance(source, str) or not source or not isinstance(name, str) or not name:
-            raise _ConsoleError(400, "msls/copy needs 'source' and 'name' (non-empty strings)")
+            raise SimError("msls/copy needs 'source' and 'name' (non-empty strings)", status=400)
         if protocol not in ("http", "https"):
-            raise _ConsoleError(400, "protocol must be 'http' or 'https'")
+            raise SimError("protocol must be 'http' or 'https'", status=400)
         if http_ports is not None and (
             not isinstance(http_ports, dict)
             or not all(
                 isinstance(k, str) and isinstance(v, int) and 0 < v < 65536 for k, v in http_ports.items()
             )
         ):
-            raise _ConsoleError(400, "httpPorts must map server names to port numbers")
+            raise SimError("httpPorts must map server names to port numbers", status=400)
         view = self.site.copy_msl(source, name, protocol=protocol, http_ports=http_ports, actor=actor)
         return json_response(201, msl_json(view))
 
@@ -205,21 +192,21 @@ class ConsoleApi:
         body = _body(request)
         password = body.get("password")
         if password is not None and not isinstance(password, str):
-            raise _ConsoleError(400, "password must be a string")
+            raise SimError("password must be a string", status=400)
         secret = password.encode("utf-8") if password else None
         if "pkcs12" in body:
             encoded = body["pkcs12"]
             if not isinstance(encoded, str):
-                raise _ConsoleError(400, "pkcs12 must be base64 text")
+                raise SimError("pkcs12 must be base64 text", status=400)
             try:
                 data = base64.b64decode(encoded, validate=True)
             except binascii.Error:
-                raise _ConsoleError(400, "pkcs12 is not valid base64") from None
+                raise SimError("pkcs12 is not valid base64", status=400) from None
         else:
             cert, key = body.get("certificate"), body.get("privateKey")
             if not isinstance(cert, str) or not isinstance(key, str):
-                raise _ConsoleError(
-                    400, "send either 'pkcs12' (+ 'password') or 'certificate' and 'privateKey' (PEM)"
+                raise SimError(
+                    "send either 'pkcs12' (+ 'password') or 'certificate' and 'privateKey' (PEM)", status=400
                 )
             data = cert.encode("ascii") + b"\n" + key.encode("ascii")
         cert_pem, key_pem = certs.load_keystore(data, secret)
@@ -231,9 +218,9 @@ def _body(request: Request) -> dict[str, Any]:
     try:
         body = request.json()
     except (ValueError, UnicodeDecodeError):
-        raise _ConsoleError(400, "the request body is not valid JSON") from None
+        raise SimError("the request body is not valid JSON", status=400) from None
     if body is None:
         return {}
     if not isinstance(body, dict):
-        raise _ConsoleError(400, "the request body must be a JSON object")
+        raise SimError("the request body must be a JSON object", status=400)
     return body

@@ -118,11 +118,6 @@ def checked_certificate(server: Server, cert_pem: bytes, key_pem: bytes) -> str:
     return fingerprint(cert_pem)
 
 
-def where(group: Group, location: Location) -> str:
-    """``group path`` for the default location, ``group path (location)`` for the others."""
-    return group.full_path if location is group.default_location else f"{group.full_path} ({location.name})"
-
-
 def settings_dict(s: Settings) -> dict[str, Any]:
     """Settings as an event's before/after."""
     return {

@@ -149,7 +149,8 @@ class Site:
             )
 
     def computers(self, *, updated_since_ms: int | None = None) -> list[ComputerView]:
-        """Every client as of now (``updated_since_ms``: only those whose lastUpdateTime >= it)."""
+        """Every client as of now (``updated_since_ms``: only those whose lastUpdateTime is later, as SEPM's
+        ``lastUpdate`` filter)."""
         with self._lock:
             now = self.clock.now_ms()
             self._population.advance_all(now)
@@ -233,7 +234,7 @@ class Site:
                 t,
                 actor=actor,
                 action="patch-location-settings",
-                target=edits.where(g, loc),
+                target=g.where(loc),
                 before=edits.settings_dict(before),
                 after=edits.settings_dict(after),
             )

@@ -1,4 +1,5 @@
-"""Errors the simulator's engine raises; the REST and console layers map them to SEPM error bodies.
+"""Errors of the simulator: the engine raises them, and so do the REST and console layers for a request
+they refuse themselves (``SimError(message, status=...)``); those layers map them to error bodies.
 
 ```
 SimError            status (HTTP) + message (safe to show: never a secret)

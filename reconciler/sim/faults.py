@@ -14,7 +14,8 @@ console API, which is the test's control channel. They are checked in this order
 5. ``errors``: a share (0..1] of REST requests answers 500 or 503, drawn from a seeded generator so a
    run with the same seed and the same request sequence fails the same requests.
 
-Site faults call into the engine, then `server_changed(server)` so the listeners follow:
+Site faults call into the engine; the listeners follow through `server_changed(server)` for an outage
+and through the engine's certificate-change callback (`Site.on_certificate_change`) for certificates:
 - ``server-down``: `Site.set_server_down`; the listeners of that server reset new connections and drop
   the open ones (see `reconciler.sim.http`). ``down: false`` brings it back.
 - ``corrupt-certificate``: `Site.corrupt_certificate(server, port)`: that port presents a different
@@ -38,11 +39,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from reconciler.sim.http import Request, Response, sepm_error
+from reconciler.sim.views import TLS_PORT_KINDS
 
 if TYPE_CHECKING:
     from reconciler.sim.engine import Site
 
-PORT_KINDS = ("https", "console", "rest")
 FAULT_KINDS = (
     "errors",
     "too-many-requests",
@@ -157,10 +158,9 @@ class Faults:
 
     def corrupt_certificate(self, server: str, port_kind: str) -> None:
         """Make one TLS port of `server` present a different certificate from its other ports."""
-        if port_kind not in PORT_KINDS:
-            raise ValueError(f"port must be one of {', '.join(PORT_KINDS)}, got {port_kind!r}")
-        self._site.corrupt_certificate(server, port_kind)
-        self._server_changed(server)
+        if port_kind not in TLS_PORT_KINDS:
+            raise ValueError(f"port must be one of {', '.join(TLS_PORT_KINDS)}, got {port_kind!r}")
+        self._site.corrupt_certificate(server, port_kind)  # the engine's certificate callback follows
 
     def is_down(self, server: str) -> bool:
         with self._lock:
@@ -168,8 +168,7 @@ class Faults:
 
     def repair_certificate(self, server: str) -> None:
         """Undo `corrupt_certificate`: every port of `server` presents its certificate again."""
-        self._site.repair_certificate(server)
-        self._server_changed(server)
+        self._site.repair_certificate(server)  # the engine's certificate callback follows
 
     def clear(self) -> None:
         """Remove every request fault, bring every server back up and repair corrupted certificates."""

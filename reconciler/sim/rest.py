@@ -56,13 +56,6 @@ _SETTINGS_KEYS: Mapping[str, Any] = {
 }
 
 
-class _BadRequest(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
 class RestApi:
     """Request handler for the REST listeners of one site."""
 
@@ -81,8 +74,6 @@ class RestApi:
             return injected
         try:
             return self._route(request, parts)
-        except _BadRequest as exc:
-            return sepm_error(exc.status, exc.message)
         except SimError as exc:
             return sepm_error(exc.status, exc.message)
 
@@ -118,7 +109,7 @@ class RestApi:
                     locations = self.site.locations(group_id)
                 except NotFound as exc:
                     # Broadcom documents 410 ("Cannot find the specified object") for this endpoint.
-                    raise _BadRequest(410, exc.message) from None
+                    raise SimError(exc.message, status=410) from None
                 return json_response(200, [payloads.location_entry(loc) for loc in locations])
             case ["groups", group_id, "locations", location_id, "settings"]:
                 _allow(method, "GET", "PATCH")
@@ -129,16 +120,16 @@ class RestApi:
             case ["replication", "status"]:
                 _allow(method, "GET")
                 return json_response(200, self.site.replication_status())
-        raise _BadRequest(404, "the requested resource was not found")
+        raise SimError("the requested resource was not found", status=404)
 
     def _session(self, request: Request) -> Session:
         header = request.header("Authorization") or ""
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise _BadRequest(401, "a bearer token is required")
+            raise SimError("a bearer token is required", status=401)
         session = self.sessions.session_for(token.strip(), self.site.clock.now_ms())
         if session is None:
-            raise _BadRequest(401, "the token is invalid or has expired")
+            raise SimError("the token is invalid or has expired", status=401)
         return session
 
     # -- identity -------------------------------------------------------------------------------
@@ -147,14 +138,14 @@ class RestApi:
         body = _json_object(request)
         username, password, domain = body.get("username"), body.get("password"), body.get("domain", "")
         if not isinstance(username, str) or not isinstance(password, str) or not isinstance(domain, str):
-            raise _BadRequest(400, "username, password and domain must be strings")
+            raise SimError("username, password and domain must be strings", status=400)
         if domain.strip().lower() not in ("", payloads.DOMAIN_NAME.lower(), self.site.domain_id.lower()):
-            raise _BadRequest(400, "invalid username or password")
+            raise SimError("invalid username or password", status=400)
         now = self.site.clock.now_ms()
         try:
             session = self.sessions.logon(username, password, now)
         except LogonRefused as exc:
-            raise _BadRequest(400, str(exc)) from None
+            raise SimError(str(exc), status=400) from None
         token = payloads.user_token(
             session,
             domain=domain or payloads.DOMAIN_NAME,
@@ -171,11 +162,8 @@ class RestApi:
         page_index, page_size = _paging(request, COMPUTERS_PAGE_SIZE)
         last_update = _int_param(request, "lastUpdate", 0)
         if last_update < 0:
-            raise _BadRequest(400, "lastUpdate must be an epoch time in milliseconds")
+            raise SimError("lastUpdate must be an epoch time in milliseconds", status=400)
         views = self.site.computers(updated_since_ms=last_update or None)
-        if last_update:
-            # The engine's filter is the contract's, but SEPM's is strict: only later check-ins.
-            views = [v for v in views if v.last_update_ms > last_update]
         rank = self._computer_rank(views)
         views.sort(key=lambda v: rank[v.id])
         start = (page_index - 1) * page_size
@@ -205,7 +193,7 @@ class RestApi:
         page_index, page_size = _paging(request, GROUPS_PAGE_SIZE)
         mode = _text_param(request, "mode", "list")
         if mode.lower() != "list":
-            raise _BadRequest(400, "the simulator serves groups in mode=list only")
+            raise SimError("the simulator serves groups in mode=list only", status=400)
         views = self.site.groups()  # root first, tree order: stable across pages
         start = (page_index - 1) * page_size
         content = [payloads.group(v, domain_id=self.site.domain_id) for v in views[start : start + page_size]]
@@ -220,14 +208,14 @@ class RestApi:
         body = _json_object(request)
         unknown = set(body) - {"name", "description", "inherits"}
         if unknown:
-            raise _BadRequest(400, f"unknown GroupPayload field(s): {', '.join(sorted(unknown))}")
+            raise SimError(f"unknown GroupPayload field(s): {', '.join(sorted(unknown))}", status=400)
         name, description, inherits = body.get("name"), body.get("description"), body.get("inherits")
         if not isinstance(name, str) or not 1 <= len(name) <= 256:
-            raise _BadRequest(400, "GroupPayload.name is required (1 to 256 characters)")
+            raise SimError("GroupPayload.name is required (1 to 256 characters)", status=400)
         if description is not None and (not isinstance(description, str) or len(description) > 1024):
-            raise _BadRequest(400, "GroupPayload.description must be a string of at most 1024 characters")
+            raise SimError("GroupPayload.description must be a string of at most 1024 characters", status=400)
         if inherits is not None and not isinstance(inherits, bool):
-            raise _BadRequest(400, "GroupPayload.inherits must be true or false")
+            raise SimError("GroupPayload.inherits must be true or false", status=400)
         view = self.site.patch_group(
             group_id, inherits=inherits, name=name, description=description, actor=session.username
         )
@@ -237,12 +225,12 @@ class RestApi:
         body = _json_object(request)
         unknown = set(body) - {"configuration", "lockedoptions"}
         if unknown:
-            raise _BadRequest(400, f"unknown Settings field(s): {', '.join(sorted(unknown))}")
+            raise SimError(f"unknown Settings field(s): {', '.join(sorted(unknown))}", status=400)
         if body.get("lockedoptions") not in (None, {}):
-            raise _BadRequest(400, "the simulator does not model locked options")
+            raise SimError("the simulator does not model locked options", status=400)
         configuration = body.get("configuration")
         if not isinstance(configuration, dict):
-            raise _BadRequest(400, "Settings.configuration must be an object")
+            raise SimError("Settings.configuration must be an object", status=400)
         _check_keys(configuration, _SETTINGS_KEYS, "configuration")
         communication = configuration.get("communication_settings") or {}
         security = (configuration.get("general_settings") or {}).get("security_settings") or {}
@@ -251,15 +239,15 @@ class RestApi:
         mode = communication.get("mode")
         secure = security.get("secure_communications")
         if msl is not None and (not isinstance(msl, str) or not msl):
-            raise _BadRequest(400, "sem_server.name must be a non-empty string")
+            raise SimError("sem_server.name must be a non-empty string", status=400)
         if heartbeat is not None and (
             isinstance(heartbeat, bool) or not isinstance(heartbeat, int) or heartbeat <= 0
         ):
-            raise _BadRequest(400, "pull_mode_heartbeat_freq_in_seconds must be a positive integer")
+            raise SimError("pull_mode_heartbeat_freq_in_seconds must be a positive integer", status=400)
         if mode is not None and mode not in ("PULL", "PUSH"):
-            raise _BadRequest(400, "communication_settings.mode must be PULL or PUSH")
+            raise SimError("communication_settings.mode must be PULL or PUSH", status=400)
         if secure is not None and not isinstance(secure, bool):
-            raise _BadRequest(400, "secure_communications must be true or false")
+            raise SimError("secure_communications must be true or false", status=400)
         self.site.patch_location_settings(
             group_id,
             location_id,
@@ -273,31 +261,31 @@ class RestApi:
 
 def _allow(method: str, *allowed: str) -> None:
     if method not in allowed:
-        raise _BadRequest(405, f"method {method} is not allowed here; use {' or '.join(allowed)}")
+        raise SimError(f"method {method} is not allowed here; use {' or '.join(allowed)}", status=405)
 
 
 def _json_object(request: Request) -> dict[str, Any]:
     try:
         body = request.json()
     except (ValueError, UnicodeDecodeError):
-        raise _BadRequest(400, "the request body is not valid JSON") from None
+        raise SimError("the request body is not valid JSON", status=400) from None
     if not isinstance(body, dict):
-        raise _BadRequest(400, "the request body must be a JSON object")
+        raise SimError("the request body must be a JSON object", status=400)
     return body
 
 
 def _check_keys(value: Mapping[str, Any], allowed: Mapping[str, Any], where: str) -> None:
     for key, item in value.items():
         if key not in allowed:
-            raise _BadRequest(
-                400, f"{where}.{key} is not simulated; send only the settings the simulator models"
+            raise SimError(
+                f"{where}.{key} is not simulated; send only the settings the simulator models", status=400
             )
         shape = allowed[key]
         if shape is not None:
             if item is None:
                 continue
             if not isinstance(item, dict):
-                raise _BadRequest(400, f"{where}.{key} must be an object")
+                raise SimError(f"{where}.{key} must be an object", status=400)
             _check_keys(item, shape, f"{where}.{key}")
 
 
@@ -308,7 +296,7 @@ def _int_param(request: Request, name: str, default: int) -> int:
     try:
         return int(values[0])
     except ValueError:
-        raise _BadRequest(400, f"query parameter {name} must be an integer") from None
+        raise SimError(f"query parameter {name} must be an integer", status=400) from None
 
 
 def _text_param(request: Request, name: str, default: str) -> str:
@@ -320,7 +308,7 @@ def _paging(request: Request, default_size: int) -> tuple[int, int]:
     page_index = _int_param(request, "pageIndex", 1)
     page_size = _int_param(request, "pageSize", default_size)
     if page_index < 1:
-        raise _BadRequest(400, "pageIndex is 1-based")
+        raise SimError("pageIndex is 1-based", status=400)
     if page_size < 1:
-        raise _BadRequest(400, "pageSize must be at least 1")
+        raise SimError("pageSize must be at least 1", status=400)
     return page_index, page_size

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from reconciler.sim.certs import fingerprint
 from reconciler.sim.console_client import ConsoleClient
-from reconciler.sim.tls import pem_fingerprint
 
 if TYPE_CHECKING:
     from reconciler.sim.app import Simulator
@@ -88,7 +88,7 @@ class SepmSession:
 def presented_fingerprint(host: str, port: int, *, timeout_s: float = 5.0) -> str:
     """The fingerprint (``AA:BB:...``) of the certificate presented on ``host:port`` right now."""
     pem = ssl.get_server_certificate((host, port), timeout=timeout_s)
-    return pem_fingerprint(pem.encode("ascii"))
+    return fingerprint(pem.encode("ascii"))
 
 
 def console(simulator: Simulator) -> ConsoleClient:

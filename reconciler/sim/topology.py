@@ -67,6 +67,10 @@ class Group:
     def default_location(self) -> Location:
         return self.locations[0]
 
+    def where(self, location: Location) -> str:
+        """``group path`` for the default location, ``group path (location)`` for the others."""
+        return self.full_path if location is self.default_location else f"{self.full_path} ({location.name})"
+
     def location(self, location_id: str) -> Location:
         for loc in self.locations:
             if loc.id == location_id:
@@ -189,7 +193,7 @@ class Topology:
                 continue  # an inheriting group's stored settings are not in force
             for loc in g.locations:
                 if loc.own is not None and loc.own.msl == msl_name:
-                    out.append(g.full_path if loc is g.default_location else f"{g.full_path} ({loc.name})")
+                    out.append(g.where(loc))
         return out
 
     def insecure(self, group: Group) -> bool:

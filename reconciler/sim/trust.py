@@ -171,9 +171,10 @@ def classify(policy: CachedPolicy, servers: dict[str, ServerNow], *, legacy: boo
     return NEVER_OK
 
 
-def winners(policy: CachedPolicy, servers: dict[str, ServerNow], *, legacy: bool) -> list[ServerNow]:
+def winners(policy: CachedPolicy, servers: dict[str, ServerNow]) -> list[ServerNow]:
     """For an ALWAYS_OK cache: the servers that may serve a check-in (the first level with one that
-    accepts; among them the one with the lowest ``order_key`` serves). Equivalent to ``attempt``."""
+    accepts; among them the one with the lowest ``order_key`` serves). Equivalent to ``attempt`` for
+    legacy clients too: for them ALWAYS_OK means every reachable server of that level accepts."""
     for level in _levels(policy):
         accepting = [servers[e.server] for e in level if check(e, policy, servers[e.server]) is None]
         if accepting:

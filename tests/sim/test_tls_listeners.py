@@ -12,10 +12,10 @@ import httpx
 import pytest
 
 from reconciler.sim.app import Simulator
-from reconciler.sim.certs import generate_self_signed
+from reconciler.sim.certs import fingerprint, generate_self_signed
 from reconciler.sim.http import Listener, Request, Response, json_response
 from reconciler.sim.scenario import shipped_scenarios
-from reconciler.sim.tls import CertificateSlot, pem_fingerprint
+from reconciler.sim.tls import CertificateSlot
 
 HOST = "127.0.0.1"
 
@@ -27,7 +27,7 @@ def two_pairs() -> tuple[tuple[bytes, bytes], tuple[bytes, bytes]]:
 
 def _presented(port: int) -> str:
     pem = ssl.get_server_certificate((HOST, port), timeout=5)
-    return pem_fingerprint(pem.encode("ascii"))
+    return fingerprint(pem.encode("ascii"))
 
 
 def _echo(request: Request) -> Response:
@@ -59,7 +59,7 @@ def tls_listener(two_pairs, down_flag) -> Iterator[Listener]:
 def test_listener_presents_the_slot_certificate(tls_listener, two_pairs):
     """A TLS listener presents exactly the certificate its slot holds."""
     old, _new = two_pairs
-    assert _presented(tls_listener.port) == pem_fingerprint(old[0])
+    assert _presented(tls_listener.port) == fingerprint(old[0])
 
 
 def test_replace_swaps_for_new_connections_only(tls_listener, two_pairs):
@@ -74,7 +74,7 @@ def test_replace_swaps_for_new_connections_only(tls_listener, two_pairs):
     before = open_conn.sock.getpeercert(binary_form=True)
     assert tls_listener.slot is not None
     assert tls_listener.slot.replace(*new) is True
-    assert _presented(tls_listener.port) == pem_fingerprint(new[0])
+    assert _presented(tls_listener.port) == fingerprint(new[0])
     open_conn.request("GET", "/after")
     assert open_conn.getresponse().status == 200
     assert open_conn.sock.getpeercert(binary_form=True) == before
@@ -156,7 +156,7 @@ def test_every_shipped_scenario_serves_its_servers_certificates(scenario):
         views = {view.name: view for view in sim.site.servers()}
         assert set(endpoints["servers"]) == set(views)
         for name, ports in endpoints["servers"].items():
-            expected = pem_fingerprint(views[name].cert_pem)
+            expected = fingerprint(views[name].cert_pem)
             assert ports["sha256"] == expected
             assert {_presented(ports[kind]) for kind in ("https", "console", "rest")} == {expected}
             assert httpx.get(f"http://{HOST}:{ports['http']}/").status_code == 200
