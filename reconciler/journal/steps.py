@@ -72,6 +72,11 @@ def in_flight(conn: sqlite3.Connection, rotation_id: str) -> list[StepRow]:
     return [_to_row(row) for row in rows]
 
 
+def _is_done(conn: sqlite3.Connection, rotation_id: str, step_id: str) -> bool:
+    existing = get(conn, rotation_id, step_id)
+    return existing is not None and existing["outcome"] == "ok"
+
+
 def intent(
     conn: sqlite3.Connection,
     *,
@@ -153,8 +158,7 @@ def done(
     now: float,
 ) -> bool:
     """Record the step's effect as observed at SEPM time ``applied_at``; False if it already was."""
-    existing = get(conn, rotation["id"], step_id)
-    if existing is not None and existing["outcome"] == "ok":
+    if _is_done(conn, rotation["id"], step_id):
         return False
     _finish(
         conn,
@@ -183,8 +187,7 @@ def failed(
     now: float,
 ) -> None:
     """Record that acting on the step failed (it is no longer in flight; a new intent may retry it)."""
-    existing = get(conn, rotation["id"], step_id)
-    if existing is not None and existing["outcome"] == "ok":
+    if _is_done(conn, rotation["id"], step_id):
         raise StepAlreadyDone(rotation_id=rotation["id"], step_id=step_id)
     _finish(
         conn,

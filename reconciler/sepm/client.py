@@ -144,9 +144,7 @@ class SepmClient:
 
     async def version(self) -> dict[str, str]:
         """``GET version``: ``{"API_SEQUENCE", "API_VERSION", "version"}``."""
-        body = await self._pipeline.get_json("version")
-        if not isinstance(body, dict):
-            raise UnexpectedResponse(f"GET {self._base_url}/version did not answer an object")
+        body = await self._get_object("version")
         return {str(k): str(v) for k, v in body.items()}
 
     async def computers(self, *, updated_since_ms: int | None = None) -> list[dict[str, Any]]:
@@ -172,18 +170,15 @@ class SepmClient:
 
     async def location_settings(self, group_id: str, location_id: str) -> dict[str, Any]:
         """``GET groups/{g}/locations/{l}/settings``: ``{configuration: {...}, lockedoptions: {...}}``."""
-        path = f"groups/{_segment(group_id)}/locations/{_segment(location_id)}/settings"
-        body = await self._pipeline.get_json(path)
-        if not isinstance(body, dict):
-            raise UnexpectedResponse(f"GET {self._base_url}/{path} did not answer an object")
-        return body
+        return await self._get_object(_settings_path(group_id, location_id))
 
     async def patch_location_settings(
         self, group_id: str, location_id: str, configuration: Mapping[str, Any]
     ) -> None:
         """PATCH a location's settings with a (partial) ``configuration``; see the adapter for bodies."""
-        path = f"groups/{_segment(group_id)}/locations/{_segment(location_id)}/settings"
-        await self._pipeline.request("PATCH", path, json={"configuration": dict(configuration)})
+        await self._pipeline.request(
+            "PATCH", _settings_path(group_id, location_id), json={"configuration": dict(configuration)}
+        )
 
     async def patch_group(
         self, group_id: str, *, name: str, inherits: bool | None = None, description: str | None = None
@@ -198,10 +193,7 @@ class SepmClient:
 
     async def replication_status(self) -> dict[str, Any]:
         """``GET replication/status``."""
-        body = await self._pipeline.get_json("replication/status")
-        if not isinstance(body, dict):
-            raise UnexpectedResponse(f"GET {self._base_url}/replication/status did not answer an object")
-        return body
+        return await self._get_object("replication/status")
 
     async def pages(
         self, path: str, params: Mapping[str, Any] | None = None, *, key: str | None = None
@@ -218,6 +210,13 @@ class SepmClient:
 
         return await walk_pages(fetch, what=f"GET {self._base_url}/{path}", size=self._page_size, key=key)
 
+    async def _get_object(self, path: str) -> dict[str, Any]:
+        """GET ``path``, whose answer must be a JSON object."""
+        body = await self._pipeline.get_json(path)
+        if not isinstance(body, dict):
+            raise UnexpectedResponse(f"GET {self._base_url}/{path} did not answer an object")
+        return body
+
     async def logout(self) -> None:
         """``POST identity/logout`` for the current token, if any (an already dead token is fine)."""
         token = self._session.take()
@@ -233,3 +232,7 @@ class SepmClient:
 
 def _segment(value: str) -> str:
     return quote(value, safe="")
+
+
+def _settings_path(group_id: str, location_id: str) -> str:
+    return f"groups/{_segment(group_id)}/locations/{_segment(location_id)}/settings"

@@ -47,7 +47,7 @@ from reconciler.sepm.errors import (
     TransientError,
     UnexpectedResponse,
 )
-from reconciler.sepm.tls import fetch_server_certificates
+from reconciler.sepm.tls import fetch_server_certificates, tls_ports
 
 T = TypeVar("T")
 
@@ -86,10 +86,6 @@ class Observer:
     def next_read_is_full(self) -> bool:
         """Whether the next ``observe()`` reads every client (else only those updated since)."""
         return self._clients is None or self._incremental_reads + 1 >= self._full_read_every
-
-    def forget_clients(self) -> None:
-        """Make the next observation read every client again."""
-        self._clients = None
 
     async def observe(self) -> Observed:
         """A complete snapshot of the site, or an exception (see the module docstring).
@@ -221,7 +217,7 @@ class Observer:
             ObservedServer(
                 name=server.name,
                 address=server.address,
-                ports=_ports(server),
+                ports=tls_ports(server),
                 certificates=certificates,
             )
             for server, certificates in zip(servers, presented, strict=True)
@@ -242,10 +238,6 @@ class Observer:
                     ) from exc
             attempt += 1
             await asyncio.sleep(_TLS_RETRY_DELAY)
-
-
-def _ports(server: Server) -> dict[PortKind, int]:
-    return {"https": server.ports.https, "console": server.ports.console, "rest": server.ports.rest}
 
 
 def _check_consistent(site: str, groups: list[ObservedGroup], clients: Mapping[str, ObservedClient]) -> None:

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
+
+from reconciler.sepm.clock import parse_http_date_ms
 
 
 @dataclass(frozen=True)
@@ -54,13 +55,8 @@ def parse_retry_after(value: str | None, *, date_header: str | None = None) -> f
         return None
     if text.isdigit():
         return float(text)
-    if date_header is None:
+    until_ms = parse_http_date_ms(text)
+    now_ms = parse_http_date_ms(date_header)
+    if until_ms is None or now_ms is None:
         return None
-    try:
-        until = parsedate_to_datetime(text)
-        now = parsedate_to_datetime(date_header)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if until.tzinfo is None or now.tzinfo is None:
-        return None
-    return max(0.0, (until - now).total_seconds())
+    return max(0.0, (until_ms - now_ms) / 1000)

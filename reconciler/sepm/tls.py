@@ -89,17 +89,18 @@ async def fetch_certificate(
     return describe_certificate(der)
 
 
+def tls_ports(server: Server) -> dict[PortKind, int]:
+    """The port of each kind on which a desired server presents its certificate."""
+    return {"https": server.ports.https, "console": server.ports.console, "rest": server.ports.rest}
+
+
 async def fetch_server_certificates(
     server: Server,
     *,
     timeout: float,  # noqa: ASYNC109 - the observer passes one budget per handshake, not per call
 ) -> dict[PortKind, PresentedCertificate]:
     """The certificate a desired server presents on each of its TLS ports (https, console, rest)."""
-    ports: dict[PortKind, int] = {
-        "https": server.ports.https,
-        "console": server.ports.console,
-        "rest": server.ports.rest,
-    }
+    ports = tls_ports(server)
     presented = await run_all(
         fetch_certificate(server.address, ports[kind], timeout=timeout) for kind in PORT_KINDS
     )

@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+from journal_helpers import start
+
 from reconciler.journal import Journal, Lease, RotationId, SiteLocked
 
 
@@ -35,17 +37,7 @@ def contend(db: Path, site: str, owner: str, go: Path) -> None:
 
 def _start(journal: Journal, site: str) -> tuple[Lease, RotationId]:
     lease = journal.acquire_lock(site, owner="worker", ttl_seconds=30)
-    rotation = journal.start_rotation(
-        lease,
-        desired_json="{}",
-        desired_digest="d",
-        git_revision="",
-        procedure="multi-server",
-        started_at=0,
-        originals={},
-        original_certificates={},
-    )
-    return lease, rotation
+    return lease, start(journal, lease, originals={}, original_certificates={})
 
 
 def churn(db: Path, site: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from journal_helpers import SITE, FakeClock
+from journal_helpers import SITE, FakeClock, start
 
 from reconciler.journal import MAX_TEXT, Journal, Lease, RotationId, StepAlreadyDone
 from reconciler.model.plan import StepKind
@@ -64,16 +64,7 @@ def test_in_flight_survives_a_crash(journal_path: Path, clock: FakeClock) -> Non
     """A step with an intent and no done, written by a process that went away, is in flight on reopen."""
     with Journal(journal_path, clock=clock) as first:
         lease = first.acquire_lock(SITE, owner="c1", ttl_seconds=30)
-        rotation = first.start_rotation(
-            lease,
-            desired_json="{}",
-            desired_digest="d",
-            git_revision="",
-            procedure="single-server",
-            started_at=1,
-            originals={},
-            original_certificates={},
-        )
+        rotation = start(first, lease, originals={}, original_certificates={})
         first.record_intent(lease, rotation_id=rotation, step_id="done-one", kind="assign_msl", target="a")
         first.record_done(lease, rotation_id=rotation, step_id="done-one", applied_at=10)
         first.record_intent(

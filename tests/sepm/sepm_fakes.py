@@ -318,3 +318,10 @@ class TlsServer:
             self._server.close()
             await self._server.wait_closed()
         self._dir.cleanup()
+
+    async def __aenter__(self) -> TlsServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.stop()

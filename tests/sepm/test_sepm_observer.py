@@ -62,10 +62,8 @@ def populate(fake: FakeSepm) -> None:
 
 @pytest.fixture
 async def tls():
-    server = TlsServer(CERT)
-    await server.start()
-    yield server
-    await server.stop()
+    async with TlsServer(CERT) as server:
+        yield server
 
 
 def desired(tls: TlsServer, *, rest_port: int | None = None) -> DesiredSite:

@@ -34,11 +34,6 @@ SMALL_SCENARIOS = [
 ]
 
 
-class Sleeps(list[float]):
-    async def __call__(self, seconds: float) -> None:
-        self.append(seconds)
-
-
 @pytest.fixture
 def sim() -> Iterator[Any]:
     with app.Simulator("single-server", speed=FROZEN, seed=3) as simulator:
@@ -235,11 +230,10 @@ async def test_incremental_reads_see_check_ins(sim, monkeypatch):
     assert all(c.last_update_time > first.server_time for c in moved)
 
 
-async def test_transient_server_errors_are_retried_to_a_complete_snapshot(sim):
+async def test_transient_server_errors_are_retried_to_a_complete_snapshot(sim, sleeps):
     """With a share of REST requests failing 500/503, retries still produce a complete, correct snapshot."""
     sim.faults.fail_share(0.2)
     desired = desired_for(sim)
-    sleeps = Sleeps()
     async with client_for(
         sim, desired, sleep=sleeps, rng=random.Random(2), retry=RetryPolicy(attempts=10)
     ) as client:
@@ -248,22 +242,20 @@ async def test_transient_server_errors_are_retried_to_a_complete_snapshot(sim):
     assert_matches_site(observed, sim)
 
 
-async def test_throttling_is_waited_out_as_sepm_asks(sim):
+async def test_throttling_is_waited_out_as_sepm_asks(sim, sleeps):
     """429 answers with Retry-After are waited out for exactly that long, and the snapshot completes."""
     sim.faults.too_many_requests(3, retry_after_s=2)
     desired = desired_for(sim)
-    sleeps = Sleeps()
     async with client_for(sim, desired, sleep=sleeps) as client:
         observed = await Observer(desired, client).observe()
     assert sleeps.count(2.0) == 3
     assert_matches_site(observed, sim)
 
 
-async def test_a_failing_page_makes_the_observation_incomplete(sim):
+async def test_a_failing_page_makes_the_observation_incomplete(sim, sleeps):
     """A computers page that keeps failing raises IncompleteObservation; once it heals, observing works."""
     sim.faults.fail_page(2)
     desired = desired_for(sim)
-    sleeps = Sleeps()
     async with client_for(sim, desired, sleep=sleeps) as client:
         observer = Observer(desired, client)
         with pytest.raises(IncompleteObservation, match="page 2"):

@@ -10,7 +10,7 @@ from datetime import UTC
 
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
-from sepm_fakes import PASSWORD, Cert, TlsServer, make_certificate
+from sepm_fakes import PASSWORD, TlsServer, make_certificate
 
 from reconciler.sepm.client import SepmClient
 from reconciler.sepm.errors import ConnectionFailed, PinMismatch, RequestTimeout
@@ -22,12 +22,6 @@ CURRENT = make_certificate("sepm01.corp.example")
 NEXT = make_certificate("sepm01.corp.example")  # same name, another key: what a rotation looks like
 STRANGER = make_certificate("sepm01.corp.example")
 EXPIRED = make_certificate("sepm01.corp.example", expired=True)
-
-
-async def _server(cert: Cert, **options) -> TlsServer:
-    server = TlsServer(cert, **options)
-    await server.start()
-    return server
 
 
 def _client(server: TlsServer, allowed: set[str]) -> SepmClient:
@@ -43,11 +37,8 @@ def _client(server: TlsServer, allowed: set[str]) -> SepmClient:
 
 async def test_fetch_certificate_describes_what_is_presented():
     """The fingerprint, subject, expiry and key of the presented certificate are reported."""
-    server = await _server(CURRENT)
-    try:
+    async with TlsServer(CURRENT) as server:
         presented = await fetch_certificate("127.0.0.1", server.port, timeout=5)
-    finally:
-        await server.stop()
     assert presented.sha256 == CURRENT.sha256
     assert presented.subject == "CN=sepm01.corp.example"
     assert presented.not_after == int(
@@ -60,9 +51,8 @@ async def test_fetch_certificate_describes_what_is_presented():
 
 async def test_fetch_certificate_from_a_closed_port_is_a_connection_failure():
     """Nothing listening: ConnectionFailed naming host:port."""
-    server = await _server(CURRENT)
-    port = server.port
-    await server.stop()
+    async with TlsServer(CURRENT) as server:
+        port = server.port
     with pytest.raises(ConnectionFailed, match=f"127.0.0.1:{port}"):
         await fetch_certificate("127.0.0.1", port, timeout=2)
 
@@ -85,36 +75,24 @@ async def test_fetch_certificate_from_a_silent_peer_times_out():
 
 async def test_an_allowed_certificate_is_trusted():
     """With the presented certificate allowed, the client logs on and reads."""
-    server = await _server(CURRENT)
-    try:
-        async with _client(server, {CURRENT.sha256, NEXT.sha256}) as client:
-            assert (await client.version())["version"] == "14.3.9816.7000"
-            assert client.pinned_fingerprints == {CURRENT.sha256}
-    finally:
-        await server.stop()
+    async with TlsServer(CURRENT) as server, _client(server, {CURRENT.sha256, NEXT.sha256}) as client:
+        assert (await client.version())["version"] == "14.3.9816.7000"
+        assert client.pinned_fingerprints == {CURRENT.sha256}
     assert PASSWORD.encode() in server.received
 
 
 async def test_an_expired_allowed_certificate_is_still_trusted():
     """A pin is exact, so an expired allowed certificate (the reason to rotate) is trusted."""
-    server = await _server(EXPIRED)
-    try:
-        async with _client(server, {EXPIRED.sha256}) as client:
-            assert (await client.version())["version"]
-    finally:
-        await server.stop()
+    async with TlsServer(EXPIRED) as server, _client(server, {EXPIRED.sha256}) as client:
+        assert (await client.version())["version"]
 
 
 async def test_a_certificate_not_allowed_is_refused_before_anything_is_sent():
     """A stranger's certificate raises PinMismatch naming it, and the server receives no byte."""
-    server = await _server(STRANGER)
-    try:
-        async with _client(server, {CURRENT.sha256}) as client:
-            with pytest.raises(PinMismatch) as caught:
-                await client.version()
-            assert not client.credentials_rejected
-    finally:
-        await server.stop()
+    async with TlsServer(STRANGER) as server, _client(server, {CURRENT.sha256}) as client:
+        with pytest.raises(PinMismatch) as caught:
+            await client.version()
+        assert not client.credentials_rejected
     assert caught.value.presented == STRANGER.sha256
     assert STRANGER.sha256 in str(caught.value)
     assert "no credentials were sent" in str(caught.value)
@@ -123,29 +101,21 @@ async def test_a_certificate_not_allowed_is_refused_before_anything_is_sent():
 
 async def test_a_change_to_another_allowed_certificate_is_followed():
     """When the server switches to another allowed certificate, the client re-pins and carries on."""
-    server = await _server(CURRENT)
-    try:
-        async with _client(server, {CURRENT.sha256, NEXT.sha256}) as client:
-            await client.version()
-            server.use(NEXT)
-            await client.version()
-            assert NEXT.sha256 in client.pinned_fingerprints
-    finally:
-        await server.stop()
+    async with TlsServer(CURRENT) as server, _client(server, {CURRENT.sha256, NEXT.sha256}) as client:
+        await client.version()
+        server.use(NEXT)
+        await client.version()
+        assert NEXT.sha256 in client.pinned_fingerprints
 
 
 async def test_a_change_to_a_stranger_mid_session_sends_nothing_more():
     """A switch to a non-allowed certificate mid-session raises PinMismatch; no further byte is sent."""
-    server = await _server(CURRENT)
-    try:
-        async with _client(server, {CURRENT.sha256}) as client:
+    async with TlsServer(CURRENT) as server, _client(server, {CURRENT.sha256}) as client:
+        await client.version()
+        sent_before = len(server.received)
+        server.use(STRANGER)
+        with pytest.raises(PinMismatch):
             await client.version()
-            sent_before = len(server.received)
-            server.use(STRANGER)
-            with pytest.raises(PinMismatch):
-                await client.version()
-    finally:
-        await server.stop()
     assert len(server.received) == sent_before
 
 
@@ -153,16 +123,12 @@ async def test_a_leaf_issued_by_a_pinned_certificate_is_not_trusted():
     """Only the pinned certificates themselves are trusted, not certificates they issued."""
     authority = make_certificate("sepm01 authority", ca=True)
     issued = make_certificate("sepm01.corp.example", issuer=authority)
-    server = await _server(authority)
-    try:
-        async with _client(server, {authority.sha256}) as client:
+    async with TlsServer(authority) as server, _client(server, {authority.sha256}) as client:
+        await client.version()
+        sent_before = len(server.received)
+        server.use(issued, chain=[authority])
+        with pytest.raises(PinMismatch) as caught:
             await client.version()
-            sent_before = len(server.received)
-            server.use(issued, chain=[authority])
-            with pytest.raises(PinMismatch) as caught:
-                await client.version()
-    finally:
-        await server.stop()
     assert caught.value.presented == issued.sha256
     assert len(server.received) == sent_before
 
