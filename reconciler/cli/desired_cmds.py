@@ -35,21 +35,22 @@ def run_validate(args: argparse.Namespace) -> int:
     for error in result.errors:
         print(error, file=sys.stderr)
     if not result.ok:
-        count = len(result.errors)
-        print(f"invalid: {count} error{'s' if count != 1 else ''}", file=sys.stderr)
+        print(f"invalid: {_count(len(result.errors), 'error')}", file=sys.stderr)
         return 1
     return 0
 
 
 def _summary(site: DesiredSite, file: Path) -> str:
-    servers = len(site.servers)
-    lists = len(site.management_server_lists)
     keystores = sum(1 for s in site.servers if s.certificate.keystore is not None)
     parts = [
-        f"{servers} server{'s' if servers != 1 else ''}",
-        f"{lists} management server list{'s' if lists != 1 else ''}",
+        _count(len(site.servers), "server"),
+        _count(len(site.management_server_lists), "management server list"),
         f"procedure {site.procedure}",
     ]
     if keystores:
-        parts.append(f"{keystores} keystore{'s' if keystores != 1 else ''} checked")
+        parts.append(f"{_count(keystores, 'keystore')} checked")
     return f"{site.site}: valid ({file}): {', '.join(parts)}"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'s' if number != 1 else ''}"

@@ -174,14 +174,15 @@ def _names(items: Mapping[str, object]) -> str:
 
 def render(result: Plan) -> str:
     """A plan as a header line and a table: step, state, target, detail."""
-    pending = len(result.pending)
     if not result.steps:
         return f"{result.site}: nothing to do: every server presents its desired certificate"
-    header = (
-        f"{result.site}: {result.procedure or 'no'} procedure, {pending} of {len(result.steps)} steps pending"
-    )
     if result.converged:
         header = f"{result.site}: rotation complete, {len(result.steps)} steps done"
+    else:
+        header = (
+            f"{result.site}: {result.procedure or 'no'} procedure, "
+            f"{len(result.pending)} of {len(result.steps)} steps pending"
+        )
     notes = []
     if result.dormant:
         notes.append(

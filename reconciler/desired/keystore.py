@@ -86,11 +86,12 @@ def read_keystore(keystore: Keystore, *, base: Path) -> KeystoreContents:
     else:
         certificate, key = _open_pem(path, data, password)
     key_type, key_bits = describe_key(certificate.public_key())
+    der = certificate.public_bytes(serialization.Encoding.DER)
     return KeystoreContents(
         path=path,
         format=kind,
-        certificate_der=certificate.public_bytes(serialization.Encoding.DER),
-        fingerprint=fingerprint_of_der(certificate.public_bytes(serialization.Encoding.DER)),
+        certificate_der=der,
+        fingerprint=fingerprint_of_der(der),
         key_type=key_type,
         key_bits=key_bits,
         subject=certificate.subject.rfc4514_string(),
@@ -111,8 +112,13 @@ def _guess_format(path: Path, data: bytes) -> Literal["pem", "pkcs12"]:
     return "pem" if b"-----BEGIN " in data else "pkcs12"
 
 
-_PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | dsa.DSAPrivateKey
-_AnyPrivateKey = _PrivateKey | ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey
+_AnyPrivateKey = (
+    rsa.RSAPrivateKey
+    | ec.EllipticCurvePrivateKey
+    | dsa.DSAPrivateKey
+    | ed25519.Ed25519PrivateKey
+    | ed448.Ed448PrivateKey
+)
 
 
 def _open_pkcs12(path: Path, data: bytes, password: bytes | None) -> tuple[x509.Certificate, _AnyPrivateKey]:

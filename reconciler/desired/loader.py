@@ -25,7 +25,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from reconciler.desired.keystore import KeystoreError, keystore_path, read_keystore
+from reconciler.desired.keystore import KeystoreError, read_keystore
 from reconciler.desired.messages import describe, format_path
 from reconciler.desired.schema import DesiredSite
 from reconciler.desired.secrets import SecretError
@@ -128,7 +128,7 @@ def keystore_problems(site: DesiredSite, *, base: Path, now: datetime) -> list[t
         except KeystoreError as exc:
             problems.append((at, str(exc)))
             continue
-        where = keystore_path(declared, base=base)
+        where = contents.path
         if contents.fingerprint != server.certificate.sha256:
             problems.append(
                 (

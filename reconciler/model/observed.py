@@ -127,20 +127,28 @@ class Observed(_Frozen):
         The root never inherits. A path whose parent is missing from the snapshot is treated as its own
         source (the observer refuses such snapshots, so this only guards hand-written ones).
         """
+        return _settings_source(group, self.groups_by_path())
+
+    def settings_sources(self) -> Mapping[str, ObservedGroup]:
+        """Group id -> `settings_source` of that group, for every group (the path index built once)."""
         by_path = self.groups_by_path()
-        current = group
-        while current.inherits:
-            parent_path = current.parent_path
-            parent = by_path.get(parent_path.lower()) if parent_path else None
-            if parent is None:
-                return current
-            current = parent
-        return current
+        return {g.id: _settings_source(g, by_path) for g in self.groups}
 
     def iter_locations(self) -> Iterator[tuple[ObservedGroup, ObservedLocation]]:
         for group in self.groups:
             for location in group.locations:
                 yield group, location
+
+
+def _settings_source(group: ObservedGroup, by_path: Mapping[str, ObservedGroup]) -> ObservedGroup:
+    current = group
+    while current.inherits:
+        parent_path = current.parent_path
+        parent = by_path.get(parent_path.lower()) if parent_path else None
+        if parent is None:
+            return current
+        current = parent
+    return current
 
 
 def is_legacy_14_2(agent_version: str) -> bool:

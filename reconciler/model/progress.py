@@ -32,6 +32,11 @@ def target_key(group_id: str, location_id: str) -> str:
     return f"{group_id}/{location_id}"
 
 
+def describe_location(location_name: str, group_path: str) -> str:
+    """How steps and findings name a location: ``location 'Office' of My Company\\Sales``."""
+    return f"location '{location_name}' of {group_path}"
+
+
 class LocationOriginal(_Frozen):
     """A location's settings before the rotation changed anything."""
 
@@ -45,6 +50,10 @@ class LocationOriginal(_Frozen):
     @property
     def key(self) -> str:
         return target_key(self.group_id, self.location_id)
+
+    @property
+    def where(self) -> str:
+        return describe_location(self.location_name, self.group_path)
 
 
 class StepRecord(_Frozen):

@@ -57,19 +57,18 @@ flow, where every done step stays visible until a later step undoes it on purpos
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
 from reconciler.desired.schema import DesiredSite
 from reconciler.model.plan import Step, StepKind
-from reconciler.model.progress import LocationOriginal, Progress
+from reconciler.model.progress import Progress
 from reconciler.plan.scope import (
     Scope,
     can_fail_over,
     certificate_gate_id,
     presents_desired,
-    servers_to_update,
     update_step_id,
 )
 from reconciler.plan.site import SiteView, Target
@@ -100,6 +99,12 @@ class StepFacts(RotationFacts):
 
     def ahead(self, step: Step) -> bool:
         return step.id not in self.progress.done
+
+    def done_updates(self) -> Iterator[tuple[Step, str]]:
+        """The certificate updates the journal holds as done, with their server, in step order."""
+        for step in self.steps:
+            if step.kind is StepKind.UPDATE_CERTIFICATE and step.server is not None and not self.ahead(step):
+                yield step, step.server
 
 
 F = TypeVar("F", bound=Facts)
@@ -178,14 +183,11 @@ def unknown_management_server_list(facts: RotationFacts) -> Finding | None:
     for target in checked:
         msl = target.location.management_server_list
         if facts.desired.msl(msl) is None:
-            return _unknown_msl(
-                facts.desired, msl, f"location '{target.location.name}' of {target.group.full_path}"
-            )
+            return _unknown_msl(facts.desired, msl, target.where)
     for original in scope.treated:
         msl = original.management_server_list
         if facts.desired.msl(msl) is None:
-            where = f"location '{original.location_name}' of {original.group_path} (journalled original)"
-            return _unknown_msl(facts.desired, msl, where)
+            return _unknown_msl(facts.desired, msl, f"{original.where} (journalled original)")
     return None
 
 
@@ -200,9 +202,9 @@ def failover_not_possible(facts: RotationFacts) -> Finding | None:
         servers = ", ".join(msl.servers) if msl is not None else "no known server"
         return (
             "FailoverNotPossible",
-            f"location '{target.location.name}' of {target.group.full_path} uses management server list "
-            f"'{msl_name}' ({servers}): its clients cannot fail over during a rolling update; add a second "
-            "server to that list, or use procedure auto or single-server",
+            f"{target.where} uses management server list '{msl_name}' ({servers}): its clients cannot "
+            "fail over during a rolling update; add a second server to that list, or use procedure auto "
+            "or single-server",
         )
     return None
 
@@ -211,13 +213,11 @@ def unprepared_location(facts: RotationFacts) -> Finding | None:
     progress = facts.progress
     if progress is None or progress.aborted:
         return None
-    servers = servers_to_update(facts.desired, facts.site.observed, progress)
-    if all(update_step_id(s.name) in progress.done for s in servers):
+    if all(update_step_id(s.name) in progress.done for s in facts.scope.servers):
         return None  # no certificate change is ahead: nothing left to orphan anybody
     for target in facts.site.targets:
         if target.key in facts.scope.treated_keys:
             continue
-        where = f"location '{target.location.name}' of {target.group.full_path}"
         if facts.scope.procedure == "single-server":
             why = "appeared after the rotation started, so it was never moved to the HTTP copy"
         elif target.group.id in facts.site.legacy_sources:
@@ -226,7 +226,7 @@ def unprepared_location(facts: RotationFacts) -> Finding | None:
             continue
         return (
             "UnpreparedLocation",
-            f"{where} {why}; a certificate update now could orphan its clients: abort rotation "
+            f"{target.where} {why}; a certificate update now could orphan its clients: abort rotation "
             f"{progress.rotation_id} (`sepm-reconciler abort {facts.site.observed.site}`; a new rotation "
             "will treat it), or move those clients elsewhere",
         )
@@ -256,7 +256,7 @@ def preparation_drifted(facts: StepFacts) -> Finding | None:
         if drift:
             return (
                 "PreparationDrifted",
-                f"{_where(original)} {' and '.join(drift)}, but until every certificate gate is done this "
+                f"{original.where} {' and '.join(drift)}, but until every certificate gate is done this "
                 f"rotation needs it on the HTTP copy '{copy}' with secure communications off, or its "
                 "clients could be orphaned; re-apply that by hand (suspend the site meanwhile and resume "
                 "once its clients have checked in: the prepare gate is not measured again)"
@@ -268,20 +268,18 @@ def preparation_drifted(facts: StepFacts) -> Finding | None:
 def certificate_reverted(facts: StepFacts) -> Finding | None:
     if not any(facts.ahead(s) for s in facts.steps):
         return None
-    for step in facts.steps:
-        if step.kind is not StepKind.UPDATE_CERTIFICATE or facts.ahead(step) or step.server is None:
-            continue
-        observed = facts.site.observed.server(step.server)
+    for step, server in facts.done_updates():
+        observed = facts.site.observed.server(server)
         if presents_desired(observed, step.certificate or ""):
             continue
         shown = ", ".join(sorted(observed.presented_fingerprints())) if observed is not None else ""
-        if shown == facts.progress.original_certificates.get(step.server):
+        if shown == facts.progress.original_certificates.get(server):
             shown = f"its original certificate {shown} again"
         return (
             "CertificateReverted",
-            f"server {step.server} presents {shown or 'no certificate'} although its update to "
+            f"server {server} presents {shown or 'no certificate'} although its update to "
             f"{step.certificate} is done: clients that took the new certificate could be orphaned by the "
-            f"next step; put the new certificate back on {step.server} by hand and the rotation (or its "
+            f"next step; put the new certificate back on {server} by hand and the rotation (or its "
             "abort) goes on; to keep the old one instead, suspend the site "
             f"(`sepm-reconciler suspend {facts.site.observed.site}`) and repair it by hand",
         )
@@ -292,10 +290,7 @@ def server_changed_out_of_turn(facts: StepFacts) -> Finding | None:
     progress, site = facts.progress, facts.site.observed.site
     if progress.aborted or facts.scope.procedure != "multi-server":
         return None
-    for step in facts.steps:
-        first = step.server
-        if step.kind is not StepKind.UPDATE_CERTIFICATE or first is None or facts.ahead(step):
-            continue
+    for _, first in facts.done_updates():
         gate = certificate_gate_id(first)
         if gate in progress.done or gate in progress.proceeded:
             continue  # not inside its gate (any more)
@@ -367,10 +362,6 @@ def _changed(facts: StepFacts, server_name: str) -> str:
     if original is None or not presented or presented == {original}:
         return ""
     return ", ".join(sorted(presented))
-
-
-def _where(original: LocationOriginal) -> str:
-    return f"location '{original.location_name}' of {original.group_path}"
 
 
 def _or_abort(facts: StepFacts) -> str:

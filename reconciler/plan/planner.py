@@ -5,9 +5,10 @@ normally ``observed.server_time``. The same inputs always give the same plan.
 
 Order of decisions:
 1. ``checks.SITE_CHECKS``: a finding blocks the site (one ``check:<Reason>`` step).
-2. No rotation under way and every desired server presents its desired certificate on every port:
-   the plan is empty (converged, nothing to journal).
-3. ``scope.choose_scope``: the procedure and the treated targets (the journal's once started).
+2. ``scope.choose_scope``: the procedure and the treated targets (the journal's once started), and
+   the servers to update.
+3. No rotation under way and no server to update (every desired server presents its desired
+   certificate on every port): the plan is empty (converged, nothing to journal).
 4. ``checks.ROTATION_CHECKS``: a finding blocks the site.
 5. ``steps.build_steps``; once the rotation has started, ``checks.STEP_CHECKS`` (what the journal
    says is done must still be visible where a later step relies on it): a finding blocks the site.
@@ -60,7 +61,7 @@ from reconciler.plan.checks import (
     first_finding,
 )
 from reconciler.plan.gates import describe, measure, sepm_time
-from reconciler.plan.scope import Scope, choose_scope, servers_to_update
+from reconciler.plan.scope import Scope, choose_scope
 from reconciler.plan.site import SiteView, view
 from reconciler.plan.steps import Draft, build_steps
 
@@ -71,9 +72,9 @@ def plan(desired: DesiredSite, observed: Observed, progress: Progress | None, no
     finding = first_finding(SITE_CHECKS, Facts(desired, site, progress))
     if finding is not None:
         return _blocked(observed.site, progress, finding)
-    if progress is None and not servers_to_update(desired, observed, None):
-        return Plan(site=observed.site)
     scope = choose_scope(desired, site, progress)
+    if progress is None and not scope.servers:
+        return Plan(site=observed.site)
     finding = first_finding(ROTATION_CHECKS, RotationFacts(desired, site, progress, scope))
     if finding is not None:
         return _blocked(observed.site, progress, finding)

@@ -41,10 +41,12 @@ from reconciler.plan.site import SiteView, Target
 
 @dataclass(frozen=True)
 class Scope:
-    """The procedure of a rotation and the targets it treats, in step order."""
+    """The procedure of a rotation, the targets it treats in step order, and the servers it updates."""
 
     procedure: Procedure
     treated: tuple[LocationOriginal, ...]
+    servers: tuple[Server, ...]
+    """`servers_to_update`, computed once per plan."""
 
     @property
     def treated_keys(self) -> frozenset[str]:
@@ -57,10 +59,11 @@ class Scope:
 
 def choose_scope(desired: DesiredSite, site: SiteView, progress: Progress | None) -> Scope:
     """The rotation's procedure and treated targets (the journal's once it has started)."""
+    servers = servers_to_update(desired, site.observed, progress)
     if progress is not None:
-        return Scope(progress.procedure, _in_site_order(progress.originals.values(), site))
+        return Scope(progress.procedure, _in_site_order(progress.originals.values(), site), servers)
     if desired.procedure == "single-server" or len(desired.servers) < 2:
-        return _single_server(site)
+        return _single_server(site, servers)
     treated: list[Target] = []
     for target in site.targets:
         legacy = target.group.id in site.legacy_sources
@@ -70,8 +73,8 @@ def choose_scope(desired: DesiredSite, site: SiteView, progress: Progress | None
         if legacy or single_msl:
             treated.append(target)
     if desired.procedure == "auto" and len(treated) == len(site.targets):
-        return _single_server(site)
-    return Scope("multi-server", tuple(t.original() for t in treated))
+        return _single_server(site, servers)
+    return Scope("multi-server", tuple(t.original() for t in treated), servers)
 
 
 def can_fail_over(desired: DesiredSite, msl_name: str) -> bool:
@@ -114,8 +117,8 @@ def certificate_gate_id(server_name: str) -> str:
     return f"gate:certificate:{server_name}"
 
 
-def _single_server(site: SiteView) -> Scope:
-    return Scope("single-server", tuple(t.original() for t in site.targets))
+def _single_server(site: SiteView, servers: tuple[Server, ...]) -> Scope:
+    return Scope("single-server", tuple(t.original() for t in site.targets), servers)
 
 
 def _in_site_order(originals: Iterable[LocationOriginal], site: SiteView) -> tuple[LocationOriginal, ...]:

@@ -31,7 +31,7 @@ from reconciler.model.observed import (
     ObservedLocation,
     is_legacy_14_2,
 )
-from reconciler.model.progress import LocationOriginal, target_key
+from reconciler.model.progress import LocationOriginal, describe_location, target_key
 
 DEFAULT_HEARTBEAT_SECONDS = 300
 """SEPM's default pull heartbeat, assumed for a group that reports no location at all."""
@@ -47,6 +47,10 @@ class Target:
     @property
     def key(self) -> str:
         return target_key(self.group.id, self.location.id)
+
+    @property
+    def where(self) -> str:
+        return describe_location(self.location.name, self.group.full_path)
 
     def original(self) -> LocationOriginal:
         """The settings as observed now: what the journal records before the first change."""
@@ -107,7 +111,7 @@ class SiteView:
 def view(observed: Observed) -> SiteView:
     """Derive the planner's facts from one observation (pure, total: never raises on a snapshot)."""
     groups = dict(observed.groups_by_id())
-    source = {group_id: observed.settings_source(group) for group_id, group in groups.items()}
+    source = observed.settings_sources()
     heartbeat_ms = {group.id: _largest_heartbeat_ms(group) for group in source.values()}
     slowest = max(heartbeat_ms.values(), default=DEFAULT_HEARTBEAT_SECONDS * 1000)
     legacy = frozenset(

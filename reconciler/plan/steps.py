@@ -18,11 +18,11 @@ Step ids are the journal's keys, stable across re-plans (``<g>/<l>`` is ``target
 
 Minimal transitions: a target already on the HTTP copy gets no copy, assign or restore; a target
 whose secure communications an admin already switched off is neither switched off nor back on; only
-the servers ``scope.servers_to_update`` names get an update. Certificate updates come in desired
-order, except that servers already on their new certificate (update journalled, or visible) come
-first, then servers whose certificate moved elsewhere (no longer the journalled original), then the
-untouched ones: no server is acted on while another one that already changed is inside its gate. A
-copy is deleted only if no target uses it as its original list.
+the servers ``Scope.servers`` names (``scope.servers_to_update``) get an update. Certificate updates
+come in desired order, except that servers already on their new certificate (update journalled, or
+visible) come first, then servers whose certificate moved elsewhere (no longer the journalled
+original), then the untouched ones: no server is acted on while another one that already changed is
+inside its gate. A copy is deleted only if no target uses it as its original list.
 
 Abort (``progress.aborted``) means "back to the secure original": preparation steps not yet done are
 dropped, and so is the prepare gate unless it has opened; certificate updates whose server still
@@ -41,20 +41,15 @@ REST cannot see) and, for a gate, whom it counts.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from reconciler.desired.schema import DesiredSite, ManagementServerList, Server
+from reconciler.model.observed import ObservedClient
 from reconciler.model.plan import Step, StepKind, StepState
-from reconciler.model.progress import LocationOriginal, Progress
+from reconciler.model.progress import LocationOriginal, Progress, StepRecord
 from reconciler.plan.gates import GateScope, Member
-from reconciler.plan.scope import (
-    Scope,
-    certificate_gate_id,
-    presents_desired,
-    servers_to_update,
-    update_step_id,
-)
+from reconciler.plan.scope import Scope, certificate_gate_id, presents_desired, update_step_id
 from reconciler.plan.site import SiteView
 
 PREPARED = "gate:prepared"
@@ -126,7 +121,7 @@ def _certificates(
     desired: DesiredSite, site: SiteView, scope: Scope, progress: Progress | None
 ) -> list[Draft]:
     done = progress.done if progress is not None else {}
-    servers = servers_to_update(desired, site.observed, progress)
+    servers = scope.servers
     moved = {s.name for s in servers if _moved(site, s, progress)}
     in_doubt: set[str] = set()
     if progress is not None and progress.aborted:
@@ -136,7 +131,7 @@ def _certificates(
     def rank(server: Server) -> int:
         """0: on its new certificate already (needs only its gate); 1: moved elsewhere (needs an act);
         2: untouched. No server is acted on while another one that already changed is inside its gate."""
-        if update_step_id(server.name) in done or _visible(site, server):
+        if _on_new(site, server, done):
             return 0
         return 1 if server.name in moved else 2
 
@@ -155,7 +150,7 @@ def _moved(site: SiteView, server: Server, progress: Progress | None) -> bool:
     """The server's certificate changed in this rotation: journalled, visible, or no longer the original."""
     if progress is None:
         return False
-    if update_step_id(server.name) in progress.done or _visible(site, server):
+    if _on_new(site, server, progress.done):
         return True
     original = progress.original_certificates.get(server.name)
     observed = site.observed.server(server.name)
@@ -210,7 +205,7 @@ def _assign(site: SiteView, original: LocationOriginal, msl: str, step_id: str) 
         kind=StepKind.ASSIGN_MSL,
         state=StepState.WAITING,
         actuator="rest",
-        description=f"assign management server list '{msl}' to {_where(original)}",
+        description=f"assign management server list '{msl}' to {original.where}",
         management_server_list=msl,
         group_id=original.group_id,
         group_path=original.group_path,
@@ -229,7 +224,7 @@ def _secure(site: SiteView, original: LocationOriginal, *, on: bool) -> Draft:
         kind=StepKind.ENABLE_SECURE_COMMUNICATIONS if on else StepKind.DISABLE_SECURE_COMMUNICATIONS,
         state=StepState.WAITING,
         actuator="rest",
-        description=f"{verb} secure communications on {_where(original)}",
+        description=f"{verb} secure communications on {original.where}",
         secure_communications=on,
         group_id=original.group_id,
         group_path=original.group_path,
@@ -265,12 +260,7 @@ def _group_gate(
         if draft.step.group_id is not None:
             by_group.setdefault(draft.step.group_id, []).append(draft.step.id)
     members = tuple(
-        Member(
-            client=client,
-            heartbeat_ms=site.client_heartbeat_ms(client),
-            holds_current_policy=site.holds_current_policy(client),
-            since_steps=tuple(by_group.get(site.source[client.group_id].id, ())),
-        )
+        _member(site, client, tuple(by_group.get(site.source[client.group_id].id, ())))
         for client in site.clients_of_sources(groups)
     )
     step = Step(
@@ -286,15 +276,7 @@ def _group_gate(
 def _site_gate(site: SiteView, gate_id: str, updates: Sequence[Server]) -> Draft:
     """A gate over every client of the site, counted from the latest of the given certificate updates."""
     since = tuple(update_step_id(s.name) for s in updates)
-    members = tuple(
-        Member(
-            client=client,
-            heartbeat_ms=site.client_heartbeat_ms(client),
-            holds_current_policy=site.holds_current_policy(client),
-            since_steps=since,
-        )
-        for client in site.observed.clients
-    )
+    members = tuple(_member(site, client, since) for client in site.observed.clients)
     names = ", ".join(s.name for s in updates)
     step = Step(
         id=gate_id,
@@ -307,8 +289,22 @@ def _site_gate(site: SiteView, gate_id: str, updates: Sequence[Server]) -> Draft
     return Draft(step, visible=None, gate=GateScope(members, since))
 
 
+def _member(site: SiteView, client: ObservedClient, since_steps: tuple[str, ...]) -> Member:
+    return Member(
+        client=client,
+        heartbeat_ms=site.client_heartbeat_ms(client),
+        holds_current_policy=site.holds_current_policy(client),
+        since_steps=since_steps,
+    )
+
+
 def _visible(site: SiteView, server: Server) -> bool:
     return presents_desired(site.observed.server(server.name), server.certificate.sha256)
+
+
+def _on_new(site: SiteView, server: Server, done: Mapping[str, StepRecord]) -> bool:
+    """The server is on its new certificate: its update is journalled, or visible."""
+    return update_step_id(server.name) in done or _visible(site, server)
 
 
 def _distinct(msls: Iterable[ManagementServerList]) -> list[ManagementServerList]:
@@ -316,7 +312,3 @@ def _distinct(msls: Iterable[ManagementServerList]) -> list[ManagementServerList
     for msl in msls:
         seen.setdefault(msl.name, msl)
     return list(seen.values())
-
-
-def _where(original: LocationOriginal) -> str:
-    return f"location '{original.location_name}' of {original.group_path}"
