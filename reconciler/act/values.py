@@ -30,11 +30,14 @@ def step_values(desired: DesiredSite, step: Step, *, base: Path) -> dict[str, st
         values["keystore"] = str((base / step.keystore).resolve())
     if step.certificate:
         values["fingerprint"] = step.certificate
-    if step.source_management_server_list:
-        values["msl"] = step.source_management_server_list
-    if step.management_server_list:
-        key = "msl_copy" if step.source_management_server_list or "copy" in step.kind else "msl"
-        values[key] = step.management_server_list
+    if step.kind in (StepKind.COPY_MSL, StepKind.DELETE_MSL_COPY):
+        # For these steps the step's MSL is the HTTP copy; ``{msl}`` is the list it was copied from.
+        if step.source_management_server_list:
+            values["msl"] = step.source_management_server_list
+        if step.management_server_list:
+            values["msl_copy"] = step.management_server_list
+    elif step.management_server_list:
+        values["msl"] = step.management_server_list
     if step.http_ports:
         values["http_ports"] = ",".join(f"{name}={port}" for name, port in step.http_ports.items())
     return values

@@ -14,6 +14,7 @@ import json
 import logging
 import signal
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -66,20 +67,20 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     ack.add_argument("step", help="the step id shown by `status`")
     ack.add_argument("--note", default="")
     _journal_option(ack)
-    ack.set_defaults(handler=_ack)
+    ack.set_defaults(handler=_request(_ack))
 
     proceed = commands.add_parser("proceed", help="break-glass: open a stalled gate without its evidence")
     proceed.add_argument("site")
     proceed.add_argument("gate", help="the gate step id shown by `status`")
     proceed.add_argument("--reason", required=True, help="why (recorded in the journal)")
     _journal_option(proceed)
-    proceed.set_defaults(handler=_proceed)
+    proceed.set_defaults(handler=_request(_proceed))
 
     abort = commands.add_parser("abort", help="restore the secure original settings of a rotation")
     abort.add_argument("site")
     abort.add_argument("--reason", default="aborted from the command line")
     _journal_option(abort)
-    abort.set_defaults(handler=_abort)
+    abort.set_defaults(handler=_request(_abort))
 
     for name, value in (("suspend", True), ("resume", False)):
         parser = commands.add_parser(
@@ -88,7 +89,7 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         parser.add_argument("site")
         parser.add_argument("--reason", default="")
         _journal_option(parser)
-        parser.set_defaults(handler=_suspend, suspend=value)
+        parser.set_defaults(handler=_request(_suspend), suspend=value)
 
     demo = commands.add_parser("demo", help="rotate a simulated two-server site end to end, live")
     demo.add_argument("--speed", type=float, default=600.0, help="simulated seconds per real second")
@@ -212,55 +213,48 @@ def _sepm_time(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _request(args: argparse.Namespace, what: str) -> int:
-    try:
-        with Journal(_journal_path(args)) as journal:
-            if what == "ack":
-                _check_task(journal, args.site, args.step)
-                journal.request_ack(args.site, args.step, who=_who(), note=args.note)
-            elif what == "proceed":
-                if not args.gate.startswith("gate:"):
-                    raise ValueError(f"{args.gate} is not a gate; `sepm-reconciler status` names the gate")
-                journal.request_proceed(args.site, args.gate, reason=args.reason, who=_who())
-            elif what == "abort":
-                journal.request_abort(args.site, who=_who(), reason=args.reason)
-            else:
-                changed = journal.set_suspended(args.site, args.suspend, who=_who(), reason=args.reason)
-                if not changed:
-                    print(f"{args.site} already {'suspended' if args.suspend else 'running'}")
-    except (JournalError, ValueError) as error:
-        print(f"sepm-reconciler {what}: {error}", file=sys.stderr)
-        return 1
-    print(f"{what}: recorded for {args.site}; the controller applies it at its next reconcile")
-    return 0
+def _request(action: Callable[[Journal, argparse.Namespace], None]) -> Callable[[argparse.Namespace], int]:
+    """A handler that writes one request for the controller into the journal, with one error path."""
+
+    def handler(args: argparse.Namespace) -> int:
+        try:
+            with Journal(_journal_path(args)) as journal:
+                action(journal, args)
+        except (JournalError, ValueError) as error:
+            print(f"sepm-reconciler {args.command}: {error}", file=sys.stderr)
+            return 1
+        print(f"{args.command}: recorded for {args.site}; the controller applies it at its next reconcile")
+        return 0
+
+    return handler
 
 
-def _check_task(journal: Journal, site: str, step_id: str) -> None:
+def _ack(journal: Journal, args: argparse.Namespace) -> None:
     """An acknowledgement must name a step the controller started and has not done: an operator task, or
     (under abort) a certificate update whose outcome is in doubt."""
-    rotation = journal.active_rotation(site)
+    rotation = journal.active_rotation(args.site)
     if rotation is None:
-        raise ValueError(f"{site} has no rotation in progress")
+        raise ValueError(f"{args.site} has no rotation in progress")
     open_steps = journal.progress(rotation["id"]).attempted
-    if step_id not in open_steps:
+    if args.step not in open_steps:
         waiting = ", ".join(open_steps) or "none"
-        raise ValueError(f"{step_id} is not an open step of {site} (open: {waiting})")
+        raise ValueError(f"{args.step} is not an open step of {args.site} (open: {waiting})")
+    journal.request_ack(args.site, args.step, who=_who(), note=args.note)
 
 
-def _ack(args: argparse.Namespace) -> int:
-    return _request(args, "ack")
+def _proceed(journal: Journal, args: argparse.Namespace) -> None:
+    if not args.gate.startswith("gate:"):
+        raise ValueError(f"{args.gate} is not a gate; `sepm-reconciler status` names the gate")
+    journal.request_proceed(args.site, args.gate, reason=args.reason, who=_who())
 
 
-def _proceed(args: argparse.Namespace) -> int:
-    return _request(args, "proceed")
+def _abort(journal: Journal, args: argparse.Namespace) -> None:
+    journal.request_abort(args.site, who=_who(), reason=args.reason)
 
 
-def _abort(args: argparse.Namespace) -> int:
-    return _request(args, "abort")
-
-
-def _suspend(args: argparse.Namespace) -> int:
-    return _request(args, "suspend" if args.suspend else "resume")
+def _suspend(journal: Journal, args: argparse.Namespace) -> None:
+    if not journal.set_suspended(args.site, args.suspend, who=_who(), reason=args.reason):
+        print(f"{args.site} already {'suspended' if args.suspend else 'running'}")
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -30,6 +30,7 @@ from reconciler.sim.app import Simulator
 from reconciler.sim.console_client import ConsoleClient, ConsoleClientError, quote_segment
 from reconciler.sim.errors import SimError
 from reconciler.sim.scenario import ScenarioError
+from reconciler.sim.views import TLS_PORT_KINDS
 
 _PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----.+?-----END \1-----\s*", re.DOTALL)
 
@@ -117,7 +118,7 @@ def _register_actions(actions: argparse._SubParsersAction[Any]) -> None:
     fault.add_argument("--path", help="page: the REST resource (default computers)")
     fault.add_argument("--per-minute", type=int, help="throttle: REST calls per real minute (0 = off)")
     fault.add_argument("--server", help="server-down|up, corrupt-|repair-certificate: the server")
-    fault.add_argument("--port", choices=("https", "console", "rest"), help="corrupt-certificate: the port")
+    fault.add_argument("--port", choices=TLS_PORT_KINDS, help="corrupt-certificate: the port")
 
 
 def _console_handler(run: Any) -> Any:
@@ -174,9 +175,8 @@ def _delete_msl(client: ConsoleClient, args: argparse.Namespace) -> None:
 
 
 def _msl_named(client: ConsoleClient, name: str) -> dict[str, Any] | None:
-    listed = client.call("GET", "msls")
-    items = listed.get("msls", listed) if isinstance(listed, dict) else listed
-    return next((m for m in items if isinstance(m, dict) and m.get("name") == name), None)
+    listed: list[dict[str, Any]] = client.call("GET", "msls")
+    return next((m for m in listed if m.get("name") == name), None)
 
 
 def _update_certificate(client: ConsoleClient, args: argparse.Namespace) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import watchfiles
 
-from reconciler.desired.loader import LoadError, load_folder
+from reconciler.desired.loader import LoadError, load_folder, site_files
 from reconciler.desired.schema import DesiredSite
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ class DesiredSource:
         errors: dict[str, list[str]] = {}
         unattributed: list[str] = []
         broken_files = {e.file.resolve() for e in result.errors}
-        present = {p.resolve() for p in _site_files(self.folder)}
+        present = {p.resolve() for p in site_files(self.folder)} if self.folder.is_dir() else set()
         sites: dict[str, DesiredSite] = {}
         files: dict[str, Path] = {}
         for name, site in result.sites.items():
@@ -80,12 +80,6 @@ def _attribute(error: LoadError, name: str | None, errors: dict[str, list[str]],
         loose.append(str(error))
     else:
         errors.setdefault(name, []).append(str(error))
-
-
-def _site_files(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        return []
-    return [p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()]
 
 
 def git_revision(folder: Path) -> str:

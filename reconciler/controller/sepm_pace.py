@@ -1,4 +1,8 @@
-"""Mapping SEPM's clock onto ours, for scheduling only.
+"""How fast SEPM's clock runs against ours, for scheduling sleeps only.
+
+Not to be confused with `reconciler.sepm.clock.SepmClock`, which tells *what time* it is on SEPM from
+its responses (for the snapshot's ``server_time``); this tells *how many of our seconds* a span of SEPM
+time will take.
 
 Gate arithmetic is done in SEPM time by the planner. The controller still has to decide how long to sleep
 before a gate can open, which needs "how many of my seconds until SEPM reaches time T". SEPM's clock may run
@@ -15,7 +19,7 @@ from dataclasses import dataclass, field
 
 
 @dataclass
-class SepmClock:
+class SepmPace:
     """Keeps the last (SEPM ms, local monotonic s) pair and an estimated rate in SEPM ms per local second."""
 
     monotonic: Callable[[], float] = time.monotonic

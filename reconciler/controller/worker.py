@@ -3,7 +3,8 @@
 Contract (DESIGN.md, Controller):
 - Level-triggered: every reconcile observes the site again and plans from scratch with the journal's
   Progress. Nothing that decides safety lives only in this object; what it keeps in memory (the SEPM
-  client, the clock estimate, a note that a command just ran) only saves work or time.
+  client, the pace of SEPM's clock, the last status) only saves work or time. Even "this command ran
+  and its change may still be settling" is read from the journal's open intent.
 - The journal is written under the site's lease: a fencing token on every mutating call. A worker whose
   lease was taken over gets `LeaseLost` and stops; another process on the same journal cannot act on a
   site this worker holds (`SiteLocked`: this worker waits).
@@ -37,7 +38,7 @@ from reconciler.act.command import CommandResult, run_command
 from reconciler.act.values import actuator_for, describe_target, step_values
 from reconciler.controller.desired_source import DesiredSource
 from reconciler.controller.lease import LeaseLost, SiteLease
-from reconciler.controller.sepm_clock import SepmClock
+from reconciler.controller.sepm_pace import SepmPace
 from reconciler.controller.status import SiteStatus, status_for_plan
 from reconciler.desired.schema import DesiredSite
 from reconciler.desired.secrets import SecretError, resolve_secret
@@ -70,7 +71,7 @@ class SiteWorker:
     publish: Callable[[SiteStatus], None]
     lease_ttl: float = 60.0
     rng: random.Random = field(default_factory=random.Random)
-    clock: SepmClock = field(default_factory=SepmClock)
+    pace: SepmPace = field(default_factory=SepmPace)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     _lease: SiteLease | None = None
     _client: SepmClient | None = None
@@ -258,7 +259,8 @@ class SiteWorker:
             )
             return 0.0
         if step.actuator == "operator":
-            return self._operator_step(lease, desired, rotation_id, progress, step)
+            # Acknowledged tasks arrive above as satisfied (the planner reads acknowledgements).
+            return self._operator_step(lease, rotation_id, step)
         settling = self._settling(desired, rotation_id, step)
         if settling is not None:
             return settling
@@ -342,19 +344,8 @@ class SiteWorker:
         )
         return self._jittered(min(self._poll_interval(), _SETTLE_RECHECK))
 
-    def _operator_step(
-        self, lease: Lease, desired: DesiredSite, rotation_id: str, progress: Progress, step: Step
-    ) -> float:
-        acknowledged = progress.acknowledged.get(step.id)
-        if acknowledged is not None and operator.needs_acknowledgement(step):
-            self._record_done(
-                lease,
-                rotation_id=rotation_id,
-                step_id=step.id,
-                applied_at=self._sepm_now(),
-                message=f"acknowledged: {acknowledged}",
-            )
-            return 0.0
+    def _operator_step(self, lease: Lease, rotation_id: str, step: Step) -> float:
+        """Publish the task once (an intent row); observation or an acknowledgement completes it."""
         in_flight = {row["step_id"] for row in self.journal.in_flight(rotation_id)}
         if step.id not in in_flight:
             self.journal.record_intent(
@@ -382,7 +373,7 @@ class SiteWorker:
             self._client_key = key
         assert self._observer is not None
         observed = await self._observer.observe()
-        self.clock.observe(observed.server_time)
+        self.pace.observe(observed.server_time)
         return observed
 
     # -- helpers ------------------------------------------------------------------------------------
@@ -418,9 +409,9 @@ class SiteWorker:
         # Re-check at the poll interval, but no later than the gate's deadline or the end of its minimum
         # wait: a gate's evidence is re-read, never predicted.
         due = [step.gate.deadline]
-        if step.gate.earliest_open > (self.clock.now_ms() or 0):
+        if step.gate.earliest_open > (self.pace.now_ms() or 0):
             due.append(step.gate.earliest_open)
-        soonest = min(self.clock.seconds_until(t) for t in due)
+        soonest = min(self.pace.seconds_until(t) for t in due)
         return max(0.05, min(self._jittered(poll), soonest + 0.05))
 
     def _note_gate(self, lease: Lease, rotation_id: str, step: Step, at: int) -> None:

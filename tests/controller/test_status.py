@@ -8,7 +8,7 @@ import pytest
 
 from reconciler.cli.controller_cmds import format_status
 from reconciler.cli.progress import ProgressView, bar
-from reconciler.controller.sepm_clock import SepmClock
+from reconciler.controller.sepm_pace import SepmPace
 from reconciler.controller.status import OperatorTask, SiteStatus, describe_plan
 from reconciler.model.plan import GateMeasurement, Plan, Step, StepKind, StepState
 
@@ -115,10 +115,10 @@ def test_progress_view_prints_a_line_only_when_something_changes():
     assert "gate:prepared" in lines[0]
 
 
-def test_sepm_clock_learns_the_rate_of_a_faster_clock():
+def test_sepm_pace_learns_the_rate_of_a_faster_clock():
     """After a few observations of a clock running 600x, the estimate converges and sleeps shrink with it."""
     now = [0.0]
-    clock = SepmClock(monotonic=lambda: now[0])
+    clock = SepmPace(monotonic=lambda: now[0])
     assert clock.seconds_until(10) == 0.0, "unknown before the first observation"
     for i in range(12):
         clock.observe(1_000_000 + int(i * 600_000))  # 600 s of SEPM time per local second

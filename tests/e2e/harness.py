@@ -16,6 +16,7 @@ from reconciler.cli.rehearsal import Rehearsal
 from reconciler.controller.runner import Controller
 from reconciler.controller.status import SiteStatus
 from reconciler.journal.store import Journal
+from reconciler.sim.certs import fingerprint
 
 
 @dataclass
@@ -86,6 +87,4 @@ def last_rotation(journal_path: Path, site: str) -> dict[str, object]:
 
 def presented(rehearsal: Rehearsal) -> dict[str, str]:
     """The fingerprint each simulated server presents on its client port now."""
-    from reconciler.sim.certs import fingerprint
-
     return {view.name: fingerprint(view.port_cert_pem["https"]) for view in rehearsal.sim.site.servers()}
