@@ -4,6 +4,7 @@ The names most callers need are re-exported here. ``reconciler.sepm.adapter`` (e
 about SEPM's payloads, and the PATCH bodies) is used as a module by the REST actuator.
 """
 
+from reconciler.backoff import RetryPolicy
 from reconciler.sepm.client import SepmClient, rest_base_url
 from reconciler.sepm.errors import (
     BadRequest,
@@ -24,7 +25,6 @@ from reconciler.sepm.errors import (
     UnexpectedResponse,
 )
 from reconciler.sepm.observer import Observer
-from reconciler.sepm.retry import RetryPolicy
 from reconciler.sepm.tls import fetch_certificate, fetch_server_certificates
 
 __all__ = [

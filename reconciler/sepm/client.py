@@ -10,7 +10,7 @@ Contract:
   touching the network until ``reset_credentials()``: a loop must never lock the account (SEPM locks
   after 5 failures). Details in ``reconciler.sepm.pipeline`` and ``reconciler.sepm.session``.
 - **Retries**: transient failures (5xx, 429, timeouts, connection errors) are retried with exponential
-  back-off and full jitter (``reconciler.sepm.retry``); ``Retry-After`` is honoured. Permanent
+  back-off and full jitter (``reconciler.backoff``); ``Retry-After`` is honoured. Permanent
   failures are raised at once. Changes (PATCH) are retried too: each one sets absolute values, so
   applying it twice is applying it once.
 - **Paging**: ``pages()`` returns every element or raises ``IncompleteObservation``
@@ -25,20 +25,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
+from reconciler.backoff import RetryPolicy, Sleep
 from reconciler.desired.schema import DesiredSite
 from reconciler.sepm.adapter import parse_location_entry
 from reconciler.sepm.clock import SepmClock
 from reconciler.sepm.connection import PinnedConnection
 from reconciler.sepm.errors import NotFound, Unauthorized, UnexpectedResponse
 from reconciler.sepm.paging import walk_pages
-from reconciler.sepm.pipeline import RequestPipeline, Sleep
-from reconciler.sepm.retry import RetryPolicy
+from reconciler.sepm.pipeline import RequestPipeline
 from reconciler.sepm.session import Session
 
 API_PATH = "/sepm/api/v1"
@@ -69,6 +70,7 @@ class SepmClient:
         rng: random.Random | None = None,
         timeout: float = 30.0,
         page_size: int = 1000,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._connection = PinnedConnection(
@@ -78,7 +80,7 @@ class SepmClient:
             timeout=timeout,
         )
         self._page_size = page_size
-        self._clock = SepmClock()
+        self._clock = SepmClock(monotonic=monotonic)
         self._session = Session(username=username, password=password, domain=domain, clock=self._clock)
         self._pipeline = RequestPipeline(
             base_url=self._base_url,

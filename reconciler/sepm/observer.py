@@ -27,6 +27,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
+from reconciler.backoff import RetryPolicy, Sleep
 from reconciler.desired.schema import DesiredSite, Server
 from reconciler.model.observed import (
     Observed,
@@ -51,7 +52,8 @@ from reconciler.sepm.tls import fetch_server_certificates, tls_ports
 
 T = TypeVar("T")
 
-_TLS_RETRY_DELAY = 0.5
+TLS_RETRY = RetryPolicy(attempts=2, base_delay=0.5, max_delay=0.5)
+"""A TLS read that failed is tried once more, after up to half a second."""
 
 
 class Observer:
@@ -64,7 +66,8 @@ class Observer:
         *,
         full_read_every: int = 10,
         tls_timeout: float = 10.0,
-        tls_attempts: int = 2,
+        tls_retry: RetryPolicy = TLS_RETRY,
+        sleep: Sleep = asyncio.sleep,
         concurrency: int = 6,
         incremental_margin_ms: int = 300_000,
     ) -> None:
@@ -74,7 +77,8 @@ class Observer:
         self._client = client
         self._full_read_every = full_read_every
         self._tls_timeout = tls_timeout
-        self._tls_attempts = max(1, tls_attempts)
+        self._tls_retry = tls_retry
+        self._sleep = sleep
         self._concurrency = concurrency
         self._limit = asyncio.Semaphore(concurrency)
         self._margin_ms = incremental_margin_ms
@@ -224,20 +228,17 @@ class Observer:
         )
 
     async def _read_server(self, server: Server) -> dict[PortKind, PresentedCertificate]:
-        """One server's certificates, with a second try after a pause: a handshake can fail by chance."""
-        attempt = 1
-        while True:
-            try:
-                return await self._limited(
-                    lambda: fetch_server_certificates(server, timeout=self._tls_timeout)
-                )
-            except TransientError as exc:
-                if attempt >= self._tls_attempts:
-                    raise IncompleteObservation.from_error(
-                        f"server {server.name}: could not read its certificates: {exc}", exc
-                    ) from exc
-            attempt += 1
-            await asyncio.sleep(_TLS_RETRY_DELAY)
+        """One server's certificates, tried again after a pause: a handshake can fail by chance."""
+        try:
+            return await self._tls_retry.call(
+                lambda: self._limited(lambda: fetch_server_certificates(server, timeout=self._tls_timeout)),
+                retry_on=TransientError,
+                sleep=self._sleep,
+            )
+        except TransientError as exc:
+            raise IncompleteObservation.from_error(
+                f"server {server.name}: could not read its certificates: {exc}", exc
+            ) from exc
 
 
 def _check_consistent(site: str, groups: list[ObservedGroup], clients: Mapping[str, ObservedClient]) -> None:

@@ -7,7 +7,7 @@ Contract:
   ``CredentialsRejected``: raised at once, never retried, latched in the session so that every later
   request raises it again without touching the network (SEPM locks accounts after 5 failures).
 - **Retries**: transient failures (5xx, 429, timeouts, broken connections, a certificate that could not
-  be read) are retried up to ``RetryPolicy.attempts`` with full-jitter back-off; a 429 waits exactly its
+  be read) are retried by the one policy (``reconciler.backoff``); a 429 waits exactly its
   ``Retry-After`` unless that exceeds ``max_retry_after``, in which case ``Throttled`` is raised at once.
   Permanent failures are raised at once. A re-logon after a 401 does not count as a retry.
 - **Pinning**: a handshake that fails verification means the endpoint presents another certificate:
@@ -24,11 +24,12 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
 
+from reconciler.backoff import RetryPolicy, Sleep
 from reconciler.sepm.clock import SepmClock
 from reconciler.sepm.connection import PinnedConnection
 from reconciler.sepm.errors import (
@@ -36,16 +37,13 @@ from reconciler.sepm.errors import (
     CredentialsRejected,
     RequestTimeout,
     SepmError,
-    Throttled,
     TransientError,
     UnexpectedResponse,
     error_for_status,
 )
 from reconciler.sepm.pinning import is_verification_failure
-from reconciler.sepm.retry import RetryPolicy, parse_retry_after
+from reconciler.sepm.retry_after import parse_retry_after
 from reconciler.sepm.session import Session
-
-Sleep = Callable[[float], Awaitable[None]]
 
 _log = logging.getLogger(__name__)
 _CREDENTIAL_STATUSES = frozenset({400, 401, 403})
@@ -143,34 +141,52 @@ class RequestPipeline:
         ``bearer``: use exactly this token and never re-authenticate (logout).
         """
         url = f"{self._base_url}/{path}"
-        reauthenticated = False
-        attempt = 0
-        while True:
-            attempt += 1
+        may_reauthenticate = not login and bearer is None
+        while True:  # twice at most: once more with a fresh token after a 401
             token: str | None = None
             if not login:
                 token = bearer if bearer is not None else await self._valid_token()
             headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
-            outcome = await self._exchange(method, path, url, headers=headers, params=params, json=json)
-            if isinstance(outcome, SepmError):
-                error = outcome
-            else:
-                self._clock.observe_date(outcome.headers.get("date"))
-                if outcome.is_success:
-                    return outcome
-                status = outcome.status_code
-                if login and status in _CREDENTIAL_STATUSES:
-                    self._session.rejected = True
-                    raise self._rejected_error(f"({status}: {self._detail(outcome) or 'no detail'})")
-                if status == 401 and not login and bearer is None and not reauthenticated:
-                    reauthenticated = True
-                    self._session.forget(token)
-                    attempt -= 1  # a re-authentication is not a retry
-                    continue
-                error = self._status_error(method, url, outcome)
-                if not isinstance(error, TransientError):
-                    raise error
-            await self._back_off(attempt, error)
+
+            async def send(headers: Mapping[str, str] = headers) -> httpx.Response:
+                return await self._send(method, path, url, headers=headers, params=params, json=json)
+
+            response = await self._retry.call(
+                send, retry_on=TransientError, sleep=self._sleep, rng=self._rng, on_retry=_log_retry
+            )
+            if response.is_success:
+                return response
+            status = response.status_code
+            if login and status in _CREDENTIAL_STATUSES:
+                self._session.rejected = True
+                raise self._rejected_error(f"({status}: {self._detail(response) or 'no detail'})")
+            if status == 401 and may_reauthenticate:
+                may_reauthenticate = False  # a re-authentication is not a retry
+                self._session.forget(token)
+                continue
+            raise self._status_error(method, url, response)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        params: Mapping[str, Any] | None,
+        json: Any,
+    ) -> httpx.Response:
+        """One exchange. A transient failure (network, 5xx, 429) is raised for the retry loop; any other
+        answer is returned for ``request`` to read."""
+        outcome = await self._exchange(method, path, url, headers=headers, params=params, json=json)
+        if isinstance(outcome, SepmError):
+            raise outcome
+        self._clock.observe_date(outcome.headers.get("date"))
+        if not outcome.is_success:
+            error = self._status_error(method, url, outcome)
+            if isinstance(error, TransientError):
+                raise error
+        return outcome
 
     async def _exchange(
         self,
@@ -222,24 +238,6 @@ class RequestPipeline:
             retry_after=retry_after,
         )
 
-    async def _back_off(self, attempt: int, error: SepmError) -> None:
-        """Sleep before the next attempt, or raise ``error`` when retrying is over or pointless."""
-        if attempt >= self._retry.attempts:
-            raise error
-        delay = self._retry.backoff(attempt, self._rng)
-        if isinstance(error, Throttled) and error.retry_after is not None:
-            if error.retry_after > self._retry.max_retry_after:
-                raise error
-            delay = error.retry_after
-        _log.warning(
-            "SEPM request failed, retry %d of %d in %.2f s: %s",
-            attempt,
-            self._retry.attempts - 1,
-            delay,
-            error,
-        )
-        await self._sleep(delay)
-
     def _detail(self, response: httpx.Response) -> str:
         """SEPM's ``errorMessage`` (at most 300 characters), with secrets redacted; empty if none."""
         try:
@@ -255,3 +253,7 @@ class RequestPipeline:
 def _caused(error: SepmError, cause: BaseException) -> SepmError:
     error.__cause__ = cause
     return error
+
+
+def _log_retry(retry: int, delay: float, error: BaseException) -> None:
+    _log.warning("SEPM request failed, retry %d in %.2f s: %s", retry, delay, error)

@@ -1,7 +1,8 @@
 """Fixtures for the SEPM client tests: a fake SEPM behind MockTransport and a client factory.
 
 The client is always the real ``SepmClient``; only the server side is faked here. Sleeps are
-recorded instead of slept, and jitter is seeded, so retry tests are exact and instant.
+recorded instead of slept, jitter is seeded and our monotonic clock stands still (SEPM's clock moves
+only with the fake's headers), so retry and clock tests are exact and instant.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from typing import Any
 import pytest
 from sepm_fakes import BASE_URL, PASSWORD, USERNAME, FakeSepm, make_certificate
 
+from reconciler.backoff import RetryPolicy
 from reconciler.sepm.client import SepmClient
-from reconciler.sepm.retry import RetryPolicy
 
 ALLOWED = frozenset({make_certificate("sepm-test").sha256})
 
@@ -49,6 +50,7 @@ def make_client(fake: FakeSepm, sleeps: Sleeps) -> Callable[..., SepmClient]:
             "sleep": sleeps,
             "rng": random.Random(1234),
             "page_size": 3,
+            "monotonic": lambda: 0.0,
         }
         settings.update(options)
         return SepmClient(**settings)

@@ -9,9 +9,9 @@ import httpx
 import pytest
 from sepm_fakes import error
 
+from reconciler.backoff import RetryPolicy
 from reconciler.sepm import errors
 from reconciler.sepm.adapter import secure_communications_configuration
-from reconciler.sepm.retry import RetryPolicy
 
 POLICY = RetryPolicy(attempts=4, base_delay=1.0, max_delay=8.0, max_retry_after=30.0)
 

@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 from sepm_fakes import make_certificate
 
+from reconciler.backoff import RetryPolicy
 from reconciler.desired.schema import DesiredSite
 from reconciler.model.observed import Observed
 from reconciler.sepm.client import SepmClient
 from reconciler.sepm.errors import IncompleteObservation, PinMismatch
 from reconciler.sepm.observer import Observer
-from reconciler.sepm.retry import RetryPolicy
 
 app = pytest.importorskip("reconciler.sim.app", reason="the simulator (reconciler.sim.app) is not available")
 

@@ -12,10 +12,10 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 from sepm_fakes import PASSWORD, TlsServer, make_certificate
 
+from reconciler.backoff import RetryPolicy
 from reconciler.sepm.client import SepmClient
 from reconciler.sepm.errors import ConnectionFailed, PinMismatch, RequestTimeout
 from reconciler.sepm.pinning import TrustStore
-from reconciler.sepm.retry import RetryPolicy
 from reconciler.sepm.tls import describe_certificate, fetch_certificate
 
 CURRENT = make_certificate("sepm01.corp.example")
