@@ -20,16 +20,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from reconciler.model.step_ids import target_key
+
 Procedure = Literal["single-server", "multi-server"]
 
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-def target_key(group_id: str, location_id: str) -> str:
-    """Stable key of one location's communication settings: ``<group id>/<location id>``."""
-    return f"{group_id}/{location_id}"
 
 
 def describe_location(location_name: str, group_path: str) -> str:

@@ -34,6 +34,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from reconciler.desired.schema import DesiredSite, Server
+from reconciler.model import step_ids
 from reconciler.model.observed import Observed, ObservedServer
 from reconciler.model.progress import LocationOriginal, Procedure, Progress
 from reconciler.plan.site import SiteView, Target
@@ -102,19 +103,10 @@ def servers_to_update(
         if (
             not presents_desired(observed.server(server.name), wanted)
             or originals.get(server.name, wanted) != wanted
-            or update_step_id(server.name) in done
+            or step_ids.update_certificate(server.name) in done
         ):
             chosen.append(server)
     return tuple(chosen)
-
-
-def update_step_id(server_name: str) -> str:
-    return f"update_certificate:{server_name}"
-
-
-def certificate_gate_id(server_name: str) -> str:
-    """The gate after one server's update (multi-server)."""
-    return f"gate:certificate:{server_name}"
 
 
 def _single_server(site: SiteView, servers: tuple[Server, ...]) -> Scope:

@@ -31,7 +31,8 @@ from reconciler.model.observed import (
     ObservedLocation,
     is_legacy_14_2,
 )
-from reconciler.model.progress import LocationOriginal, describe_location, target_key
+from reconciler.model.progress import LocationOriginal, describe_location
+from reconciler.model.step_ids import target_key
 
 DEFAULT_HEARTBEAT_SECONDS = 300
 """SEPM's default pull heartbeat, assumed for a group that reports no location at all."""

@@ -1,6 +1,7 @@
 """The steps of a rotation in execution order, before the planner decides their state.
 
-Step ids are the journal's keys, stable across re-plans (``<g>/<l>`` is ``target_key``), in order:
+Step ids (their form lives in `reconciler.model.step_ids`) are the journal's keys, stable across
+re-plans (``<g>/<l>`` is a target key), in order:
 
 - ``copy_msl:<msl>``: make the HTTP copy of an MSL that a treated target uses (actuators.mslCopy).
 - ``assign_msl:<g>/<l>``: point a treated target at that copy (rest).
@@ -45,16 +46,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from reconciler.desired.schema import DesiredSite, ManagementServerList, Server
+from reconciler.model import step_ids
 from reconciler.model.observed import ObservedClient
-from reconciler.model.plan import Step, StepKind, StepState
+from reconciler.model.plan import ActuatorKind, Step, StepKind, StepState
 from reconciler.model.progress import LocationOriginal, Progress, StepRecord
 from reconciler.plan.gates import GateScope, Member
-from reconciler.plan.scope import Scope, certificate_gate_id, presents_desired, update_step_id
+from reconciler.plan.scope import Scope, presents_desired
 from reconciler.plan.site import SiteView
-
-PREPARED = "gate:prepared"
-CERTIFICATES = "gate:certificates"
-RESTORED = "gate:restored"
 
 
 @dataclass(frozen=True)
@@ -82,7 +80,7 @@ def build_steps(
     copies = [_copy(desired, msl) for msl in _distinct(msl for _, msl in on_copy)]
     preparation = [
         *copies,
-        *(_assign(site, o, msl.copy_name, f"assign_msl:{o.key}") for o, msl in on_copy),
+        *(_assign(site, o, msl.copy_name, step_ids.assign_msl(o.key)) for o, msl in on_copy),
         *(_secure(site, o, on=False) for o, _ in treated if o.secure_communications),
     ]
     prepares = bool(preparation)
@@ -90,16 +88,18 @@ def build_steps(
         preparation = [d for d in preparation if d.step.id in done]
         copies = [d for d in copies if d.step.id in done]
     drafts = list(preparation)
-    if prepares and (not aborted or PREPARED in done):
+    if prepares and (not aborted or step_ids.PREPARED_GATE in done):
         drafts.append(
-            _group_gate(site, PREPARED, scope.treated_groups, preparation, "moved to the HTTP copy")
+            _group_gate(
+                site, step_ids.PREPARED_GATE, scope.treated_groups, preparation, "moved to the HTTP copy"
+            )
         )
 
     drafts.extend(_certificates(desired, site, scope, progress))
 
     restore = [
         *(_secure(site, o, on=True) for o, _ in treated if o.secure_communications),
-        *(_assign(site, o, o.management_server_list, f"restore_msl:{o.key}") for o, _ in on_copy),
+        *(_assign(site, o, o.management_server_list, step_ids.restore_msl(o.key)) for o, _ in on_copy),
     ]
     drafts.extend(restore)
 
@@ -109,10 +109,14 @@ def build_steps(
         }
         deletions = [_delete(desired, d) for d in copies if d.step.management_server_list not in still_used]
         if deletions:
-            moved_back = [d for d in restore if d.step.id.startswith("restore_msl:")]
+            moved_back = [d for d in restore if step_ids.parse(d.step.id).kind == step_ids.RESTORE_MSL]
             groups = frozenset(d.step.group_id for d in moved_back if d.step.group_id is not None)
             changes = [d for d in restore if d.step.group_id in groups]
-            drafts.append(_group_gate(site, RESTORED, groups, changes, "moved back to their original lists"))
+            drafts.append(
+                _group_gate(
+                    site, step_ids.RESTORED_GATE, groups, changes, "moved back to their original lists"
+                )
+            )
             drafts.extend(deletions)
     return tuple(drafts)
 
@@ -140,9 +144,9 @@ def _certificates(
     for server in ordered:
         drafts.append(_update(desired, site, server, in_doubt=server.name in in_doubt))
         if scope.procedure == "multi-server":
-            drafts.append(_site_gate(site, certificate_gate_id(server.name), [server]))
+            drafts.append(_site_gate(site, step_ids.certificate_gate(server.name), [server]))
     if ordered and scope.procedure == "single-server":
-        drafts.append(_site_gate(site, CERTIFICATES, ordered))
+        drafts.append(_site_gate(site, step_ids.CERTIFICATES_GATE, ordered))
     return drafts
 
 
@@ -159,7 +163,7 @@ def _moved(site: SiteView, server: Server, progress: Progress | None) -> bool:
 
 def _attempted(server: Server, progress: Progress) -> bool:
     """Acted on, not done, and not acknowledged as "not applied"."""
-    step_id = update_step_id(server.name)
+    step_id = step_ids.update_certificate(server.name)
     return (
         step_id in progress.attempted
         and step_id not in progress.done
@@ -171,7 +175,7 @@ def _copy(desired: DesiredSite, msl: ManagementServerList) -> Draft:
     ports = {name: server.ports.http for name in msl.servers if (server := desired.server(name))}
     shown = ", ".join(f"{name}:{port}" for name, port in ports.items())
     step = Step(
-        id=f"copy_msl:{msl.name}",
+        id=step_ids.copy_msl(msl.name),
         kind=StepKind.COPY_MSL,
         state=StepState.WAITING,
         actuator=desired.actuators.msl_copy.kind,
@@ -186,8 +190,9 @@ def _copy(desired: DesiredSite, msl: ManagementServerList) -> Draft:
 def _delete(desired: DesiredSite, copy: Draft) -> Draft:
     assert desired.actuators.msl_delete is not None  # callers only delete with an actuator
     source = copy.step.source_management_server_list
+    assert source is not None  # every copy step names the list it copies
     step = Step(
-        id=f"delete_msl_copy:{source}",
+        id=step_ids.delete_msl_copy(source),
         kind=StepKind.DELETE_MSL_COPY,
         state=StepState.WAITING,
         actuator=desired.actuators.msl_delete.kind,
@@ -204,7 +209,7 @@ def _assign(site: SiteView, original: LocationOriginal, msl: str, step_id: str) 
         id=step_id,
         kind=StepKind.ASSIGN_MSL,
         state=StepState.WAITING,
-        actuator="rest",
+        actuator=ActuatorKind.REST,
         description=f"assign management server list '{msl}' to {original.where}",
         management_server_list=msl,
         group_id=original.group_id,
@@ -220,10 +225,10 @@ def _secure(site: SiteView, original: LocationOriginal, *, on: bool) -> Draft:
     location = site.location(original.group_id, original.location_id)
     verb = "enable" if on else "disable"
     step = Step(
-        id=f"{verb}_secure_communications:{original.key}",
+        id=step_ids.secure_communications(original.key, on=on),
         kind=StepKind.ENABLE_SECURE_COMMUNICATIONS if on else StepKind.DISABLE_SECURE_COMMUNICATIONS,
         state=StepState.WAITING,
-        actuator="rest",
+        actuator=ActuatorKind.REST,
         description=f"{verb} secure communications on {original.where}",
         secure_communications=on,
         group_id=original.group_id,
@@ -238,7 +243,7 @@ def _secure(site: SiteView, original: LocationOriginal, *, on: bool) -> Draft:
 def _update(desired: DesiredSite, site: SiteView, server: Server, *, in_doubt: bool) -> Draft:
     keystore = server.certificate.keystore
     step = Step(
-        id=update_step_id(server.name),
+        id=step_ids.update_certificate(server.name),
         kind=StepKind.UPDATE_CERTIFICATE,
         state=StepState.WAITING,
         actuator=desired.actuators.certificate_update.kind,
@@ -267,7 +272,7 @@ def _group_gate(
         id=gate_id,
         kind=StepKind.GATE,
         state=StepState.WAITING,
-        actuator="journal",
+        actuator=ActuatorKind.JOURNAL,
         description=f"wait until the clients of the groups {what} have checked in",
     )
     return Draft(step, visible=None, gate=GateScope(members, tuple(d.step.id for d in changes)))
@@ -275,14 +280,14 @@ def _group_gate(
 
 def _site_gate(site: SiteView, gate_id: str, updates: Sequence[Server]) -> Draft:
     """A gate over every client of the site, counted from the latest of the given certificate updates."""
-    since = tuple(update_step_id(s.name) for s in updates)
+    since = tuple(step_ids.update_certificate(s.name) for s in updates)
     members = tuple(_member(site, client, since) for client in site.observed.clients)
     names = ", ".join(s.name for s in updates)
     step = Step(
         id=gate_id,
         kind=StepKind.GATE,
         state=StepState.WAITING,
-        actuator="journal",
+        actuator=ActuatorKind.JOURNAL,
         description=f"wait until every client has checked in since the new certificate of {names}",
         server=updates[0].name if len(updates) == 1 else None,
     )
@@ -304,7 +309,7 @@ def _visible(site: SiteView, server: Server) -> bool:
 
 def _on_new(site: SiteView, server: Server, done: Mapping[str, StepRecord]) -> bool:
     """The server is on its new certificate: its update is journalled, or visible."""
-    return update_step_id(server.name) in done or _visible(site, server)
+    return step_ids.update_certificate(server.name) in done or _visible(site, server)
 
 
 def _distinct(msls: Iterable[ManagementServerList]) -> list[ManagementServerList]:

@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 
 from reconciler.desired.schema import DesiredSite
 from reconciler.model.observed import Observed, ObservedClient, ObservedGroup
-from reconciler.model.progress import LocationOriginal, Progress, StepRecord, target_key
+from reconciler.model.progress import LocationOriginal, Progress, StepRecord
+from reconciler.model.step_ids import target_key
 
 from .builders import (
     CURRENT_AGENT,
