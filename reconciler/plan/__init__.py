@@ -2,7 +2,7 @@
 
 No I/O, no clock, no logging (an import-linter contract forbids them here). Modules, read in this order:
 ``site`` (facts derived from an observation), ``scope`` (procedure, treated targets, servers to update),
-``checks`` (blocking checks), ``gates`` (evidence arithmetic), ``steps`` (step construction) and
+``checks`` and ``drift`` (blocking checks), ``gates`` (evidence arithmetic), ``steps`` (step construction) and
 ``planner`` (assembly and sequencing).
 """
 

@@ -10,7 +10,7 @@ Order of decisions:
 3. No rotation under way and no server to update (every desired server presents its desired
    certificate on every port): the plan is empty (converged, nothing to journal).
 4. ``checks.ROTATION_CHECKS``: a finding blocks the site.
-5. ``steps.build_steps``; once the rotation has started, ``checks.STEP_CHECKS`` (what the journal
+5. ``steps.build_steps``; once the rotation has started, ``drift.STEP_CHECKS`` (what the journal
    says is done must still be visible where a later step relies on it): a finding blocks the site.
 6. Sequencing:
 
@@ -47,19 +47,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from reconciler.desired.schema import DesiredSite
+from reconciler.model import step_ids
 from reconciler.model.observed import Observed
-from reconciler.model.plan import Plan, Step, StepKind, StepState
+from reconciler.model.plan import ActuatorKind, Plan, Step, StepKind, StepState
 from reconciler.model.progress import LocationOriginal, Progress, StepRecord
 from reconciler.plan.checks import (
     ROTATION_CHECKS,
     SITE_CHECKS,
-    STEP_CHECKS,
     Facts,
     Finding,
     RotationFacts,
-    StepFacts,
     first_finding,
 )
+from reconciler.plan.drift import STEP_CHECKS, StepFacts
 from reconciler.plan.gates import describe, measure, sepm_time
 from reconciler.plan.scope import Scope, choose_scope
 from reconciler.plan.site import SiteView, view
@@ -204,10 +204,10 @@ class _Sequencer:
 def _blocked(site: str, progress: Progress | None, finding: Finding) -> Plan:
     reason, message = finding
     step = Step(
-        id=f"check:{reason}",
+        id=step_ids.check(reason),
         kind=StepKind.CHECK,
         state=StepState.BLOCKED,
-        actuator="operator",
+        actuator=ActuatorKind.OPERATOR,
         description=f"blocked: {reason}",
         reason=reason,
         message=message,
