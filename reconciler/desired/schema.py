@@ -5,9 +5,8 @@ Contract:
   snake_case.
 - Secrets are never values here, only references (``{env: NAME}`` or ``{file: PATH}``); a plain string
   where a secret belongs is an error that says so.
-- Durations are written ``90s``, ``5m``, ``24h``, ``7d`` (or a bare number of seconds) and held as
-  whole seconds.
-- Fingerprints are held canonical (`reconciler.model.fingerprint`).
+- Scalar fields (durations, intervals, ports, names, fingerprints, the API URL) have their types in
+  `reconciler.desired.fields`; fingerprints are held canonical (`reconciler.model.fingerprint`).
 - Cross-field rules that need only this file (MSL servers exist, names unique, procedure possible)
   live here; rules that read other files (keystores) live in the loader. A rule that can say which
   item is wrong raises `RuleError` with that item's location, so the loader can point at its line.
@@ -16,11 +15,9 @@ Contract:
 from __future__ import annotations
 
 import hashlib
-import re
 import string
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -33,25 +30,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from reconciler.model.fingerprint import normalize_fingerprint
-
-_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)?\s*$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
-
-
-def parse_duration(value: object) -> int:
-    """``90s`` / ``5m`` / ``24h`` / ``7d`` / ``2w`` / ``300`` to whole seconds."""
-    if isinstance(value, bool):
-        raise ValueError("expected a duration such as 30s, 5m, 24h or 7d")
-    if isinstance(value, int):
-        if value < 0:
-            raise ValueError("a duration cannot be negative")
-        return value
-    if isinstance(value, str):
-        match = _DURATION.match(value)
-        if match:
-            return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    raise ValueError(f"expected a duration such as 30s, 5m, 24h or 7d, got {value!r}")
+from reconciler.desired.fields import Duration, Fingerprint, Interval, Name, Port, https_url
+from reconciler.model.plan import ActuatorKind
 
 
 class RuleError(ValueError):
@@ -64,26 +44,6 @@ class RuleError(ValueError):
     def __init__(self, message: str, *, loc: tuple[str | int, ...]) -> None:
         super().__init__(message)
         self.loc = loc
-
-
-def _https_url(value: str) -> str:
-    # The pattern admits any https URL shape; this catches what it cannot (port range, user info).
-    parts = urlsplit(value)
-    if parts.username is not None or parts.password is not None:
-        raise ValueError("credentials are not written in the URL: give api.username and api.password")
-    try:
-        port = parts.port
-    except ValueError:
-        port = 0
-    if port == 0 or not parts.hostname:
-        raise ValueError("expected an https URL with a host and a port from 1 to 65535")
-    return value
-
-
-Duration = Annotated[int, BeforeValidator(parse_duration)]
-Fingerprint = Annotated[str, AfterValidator(normalize_fingerprint)]
-Port = Annotated[int, Field(ge=1, le=65535)]
-Name = Annotated[str, Field(min_length=1, max_length=256)]
 
 
 class _Model(BaseModel):
@@ -123,7 +83,7 @@ Secret = Annotated[SecretRef, BeforeValidator(_refuse_inline_secret)]
 class Api(_Model):
     """SEPM's REST API and the account the controller uses (a system administrator)."""
 
-    url: Annotated[str, Field(pattern=r"^https://[^\s/]+(:\d+)?(/.*)?$"), AfterValidator(_https_url)]
+    url: Annotated[str, Field(pattern=r"^https://[^\s/]+(:\d+)?(/.*)?$"), AfterValidator(https_url)]
     username: Name
     password: Secret
     domain: str = ""
@@ -255,8 +215,8 @@ class ActuatorChoice(_Model):
         return self
 
     @property
-    def kind(self) -> Literal["command", "operator"]:
-        return "command" if self.command is not None else "operator"
+    def kind(self) -> ActuatorKind:
+        return ActuatorKind.COMMAND if self.command is not None else ActuatorKind.OPERATOR
 
 
 def _operator() -> ActuatorChoice:
@@ -271,25 +231,6 @@ class Actuators(_Model):
     msl_delete: ActuatorChoice | None = Field(
         default=None, description="absent: HTTP copies are left in place after the rotation"
     )
-
-
-def parse_interval(value: object) -> float:
-    """A poll interval: any duration, or ``250ms`` for the simulator's fast clocks; at least 50 ms."""
-    if isinstance(value, float):
-        seconds = value
-    elif isinstance(value, str) and value.strip().endswith("ms"):
-        digits = value.strip()[:-2].strip()
-        if not digits.isdigit():
-            raise ValueError(f"expected a duration such as 500ms, 30s or 5m, got {value!r}")
-        seconds = int(digits) / 1000
-    else:
-        seconds = float(parse_duration(value))
-    if seconds < 0.05:
-        raise ValueError("a poll interval shorter than 50ms would flood SEPM")
-    return seconds
-
-
-Interval = Annotated[float, BeforeValidator(parse_interval)]
 
 
 class Controller(_Model):
