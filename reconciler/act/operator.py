@@ -10,9 +10,17 @@ secret (a keystore password is referred to by where it lives).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
+from reconciler.act.values import step_values
 from reconciler.desired.schema import DesiredSite
 from reconciler.model.plan import Step, StepKind
+
+
+def instructions_for(desired: DesiredSite, step: Step, *, base: Path) -> tuple[str, ...]:
+    """The console steps for ``step``, with its values taken from the desired state (``base``: the
+    desired-state file's folder, for keystore paths)."""
+    return instructions(desired, step, step_values(desired, step, base=base))
 
 
 def instructions(desired: DesiredSite, step: Step, values: Mapping[str, str]) -> tuple[str, ...]:

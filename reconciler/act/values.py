@@ -57,12 +57,3 @@ def actuator_for(desired: DesiredSite, step: Step) -> ActuatorChoice | None:
     if step.kind is StepKind.DELETE_MSL_COPY:
         return actuators.msl_delete
     return None
-
-
-def describe_target(step: Step) -> str:
-    """What a step acts on, for the journal: a server, a group's location, or an MSL."""
-    if step.server:
-        return f"server {step.server}"
-    if step.group_id:
-        return f"{step.group_path or step.group_id} / {step.location_name or step.location_id}"
-    return step.management_server_list or ""

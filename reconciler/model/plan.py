@@ -18,7 +18,6 @@ Contract between the planner and whoever carries a plan out:
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -52,7 +51,17 @@ class StepState(StrEnum):
     BLOCKED = "blocked"
 
 
-Actuator = Literal["rest", "command", "operator", "journal"]
+class ActuatorKind(StrEnum):
+    """Who carries a step out (`reconciler.act.attempt` dispatches on it)."""
+
+    REST = "rest"
+    """SEPM's REST API: location settings."""
+    COMMAND = "command"
+    """A site-supplied program (desired state ``actuators``)."""
+    OPERATOR = "operator"
+    """A person at the SEPM console, told exactly what to do; observation or ``ack`` completes it."""
+    JOURNAL = "journal"
+    """Nothing to do on SEPM: a gate, recorded in the journal once its evidence is met."""
 
 
 class GateMeasurement(_Frozen):
@@ -85,7 +94,7 @@ class Step(_Frozen):
     id: str = Field(description="stable across re-plans, e.g. 'assign_msl:<group>/<location>'")
     kind: StepKind
     state: StepState
-    actuator: Actuator
+    actuator: ActuatorKind
     description: str
     server: str | None = None
     group_id: str | None = None
@@ -102,7 +111,15 @@ class Step(_Frozen):
     gate: GateMeasurement | None = None
     reason: str | None = None
     message: str | None = None
-    operator_instructions: tuple[str, ...] = ()
+
+    @property
+    def target(self) -> str:
+        """What the step acts on, for the journal: a server, a group's location, or an MSL."""
+        if self.server:
+            return f"server {self.server}"
+        if self.group_id:
+            return f"{self.group_path or self.group_id} / {self.location_name or self.location_id}"
+        return self.management_server_list or ""
 
 
 class Plan(_Frozen):
