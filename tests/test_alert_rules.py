@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reconciler.controller.status import SiteStatus
-from reconciler.controller.telemetry import SiteCollector, StatusBoard
 from reconciler.model.plan import GateMeasurement
+from reconciler.telemetry.metrics import SiteCollector, StatusBoard
+from reconciler.telemetry.status import SiteStatus
 
 RULES = Path(__file__).resolve().parents[1] / "deploy" / "prometheus"
 PROMTOOL = shutil.which("promtool")

@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from reconciler.controller.status import SiteStatus
+from reconciler.telemetry.status import SiteStatus
 
 _BAR = 30
 

@@ -1,24 +1,22 @@
 """Per-site status: what `sepm-reconciler status`, `/status` and the metrics report.
 
 Contract: a status is derived from the last plan and observation of a site (plus its desired-state errors
-and suspension), written to the journal after every reconcile, and read back by other processes. It holds
-no secret. ``phase`` is one of Ready, Reconciling, Stalled, Suspended; ``reason`` is a CamelCase word for
-machines, ``message`` a sentence for people.
+and suspension), written beside the journal after every reconcile (`reconciler.telemetry.status_store`),
+and read back by other processes. It holds no secret. ``phase`` is one of Ready, Reconciling, Stalled,
+Suspended; ``reason`` is a CamelCase word for machines, ``message`` a sentence for people.
 """
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
+from collections.abc import Callable
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from reconciler.act import operator
-from reconciler.act.values import step_values
 from reconciler.desired.schema import DesiredSite
 from reconciler.model.observed import Observed
-from reconciler.model.plan import GateMeasurement, Plan, StepState
+from reconciler.model.plan import ActuatorKind, GateMeasurement, Plan, Step, StepState
 
 Phase = Literal["Ready", "Reconciling", "Stalled", "Suspended", "Unknown"]
 
@@ -77,16 +75,26 @@ def status_for_plan(
     queued_change: bool,
     desired_errors: tuple[str, ...],
     previous: SiteStatus | None,
-    base: Path,
+    in_flight: frozenset[str],
+    instructions: Callable[[Step], tuple[str, ...]],
 ) -> SiteStatus:
-    """The status a fresh plan gives its site (``previous`` carries how long secure comms have been off)."""
+    """The status a fresh plan gives its site (``previous`` carries how long secure comms have been off).
+
+    An operator task is shown only once the journal holds its intent (``in_flight``: the step ids acted
+    on and not done), so that anyone who reads it can acknowledge it at once. ``instructions(step)``
+    gives its console steps (the controller asks the operator actuator; telemetry only shows them).
+    """
     phase, reason, message = describe_plan(plan)
     step = plan.current
     tasks: tuple[OperatorTask, ...] = ()
-    # A task is published only inside a rotation: before it starts there is nothing to acknowledge yet.
-    if rotation_id and step is not None and step.actuator == "operator" and step.state is StepState.READY:
-        values = step_values(desired, step, base=base)
-        tasks = (OperatorTask(step=step.id, instructions=operator.instructions(desired, step, values)),)
+    if (
+        rotation_id
+        and step is not None
+        and step.actuator is ActuatorKind.OPERATOR
+        and step.state is StepState.READY
+        and step.id in in_flight
+    ):
+        tasks = (OperatorTask(step=step.id, instructions=instructions(step)),)
         message = f"operator task: {step.description}"
         reason = "WaitingForOperator"
     return SiteStatus(

@@ -11,7 +11,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from reconciler.controller.status import SiteStatus
+from reconciler.telemetry.status import SiteStatus
 
 
 def status_folder(journal_path: Path) -> Path:

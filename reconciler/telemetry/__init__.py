@@ -1,0 +1,11 @@
+"""Telling people and Prometheus where every site stands: statuses, metrics, health.
+
+Reads the status model (`reconciler.telemetry.status.SiteStatus`, built from a plan and an observation)
+and nothing of how the controller acts, talks to SEPM or journals: an import-linter contract forbids
+``act``, ``sepm`` and ``journal`` here.
+
+- ``status``: the per-site status and how a plan becomes one;
+- ``status_store``: the status files other processes read (`sepm-reconciler status`);
+- ``metrics``: the status board and the Prometheus collector built on it at scrape time;
+- ``server``: ``/metrics``, ``/healthz``, ``/readyz``, ``/status``.
+"""
