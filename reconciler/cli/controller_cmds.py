@@ -20,18 +20,19 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.controller.runner import Controller
-from reconciler.controller.status import SiteStatus
-from reconciler.controller.status_store import read_statuses, status_folder
 from reconciler.desired.loader import load_folder
 from reconciler.desired.schema import DesiredSite
 from reconciler.desired.secrets import SecretError, resolve_secret
 from reconciler.journal.errors import JournalError
 from reconciler.journal.paths import default_journal_path
 from reconciler.journal.store import Journal
+from reconciler.model import step_ids
 from reconciler.model.observed import Observed
 from reconciler.sepm.client import SepmClient
 from reconciler.sepm.errors import SepmError
 from reconciler.sepm.observer import Observer
+from reconciler.telemetry.status import SiteStatus
+from reconciler.telemetry.status_store import read_statuses, status_folder
 
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:
@@ -243,7 +244,7 @@ def _ack(journal: Journal, args: argparse.Namespace) -> None:
 
 
 def _proceed(journal: Journal, args: argparse.Namespace) -> None:
-    if not args.gate.startswith("gate:"):
+    if not step_ids.is_gate(args.gate):
         raise ValueError(f"{args.gate} is not a gate; `sepm-reconciler status` names the gate")
     journal.request_proceed(args.site, args.gate, reason=args.reason, who=_who())
 

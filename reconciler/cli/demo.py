@@ -24,9 +24,9 @@ from typing import Any
 from reconciler.cli.progress import ProgressView
 from reconciler.cli.rehearsal import Settings, prepare
 from reconciler.controller.runner import Controller
-from reconciler.controller.status import SiteStatus
 from reconciler.journal.store import Journal
 from reconciler.sim.app import Simulator
+from reconciler.telemetry.status import SiteStatus
 
 SCENARIO = "mixed-14-2"
 TIME_LIMIT_SECONDS = 110.0

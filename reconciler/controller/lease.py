@@ -9,6 +9,8 @@ Contract:
   own transaction, but a REST PATCH or a command is not: this is the last check that nobody else took
   the site. A lost lease raises `LeaseLost`; the worker stops.
 - ``release()`` on a clean exit, so the next controller need not wait for the lease to expire.
+- Every journal call runs in a worker thread: SQLite may wait up to its busy timeout for another
+  process's lock, and the event loop (health checks, the other sites) must not wait with it.
 """
 
 from __future__ import annotations
@@ -41,19 +43,21 @@ class SiteLease:
     lost: bool = False
     _lease: Lease | None = field(default=None, repr=False)
 
-    def hold(self) -> Lease:
+    async def hold(self) -> Lease:
         if self._lease is not None and self._lease.expires_wall - time.time() > self.ttl / 2:
             return self._lease
         if self._lease is not None:
-            return self.fence()
-        self._lease = self.journal.acquire_lock(self.site, owner=self.owner, ttl_seconds=self.ttl)
+            return await self.fence()
+        self._lease = await asyncio.to_thread(
+            self.journal.acquire_lock, self.site, owner=self.owner, ttl_seconds=self.ttl
+        )
         return self._lease
 
-    def fence(self) -> Lease:
+    async def fence(self) -> Lease:
         if self._lease is None:
             raise LeaseLost(f"site {self.site}: no lease held")
         try:
-            self._lease = self.journal.renew(self._lease)
+            self._lease = await asyncio.to_thread(self.journal.renew, self._lease)
         except LockLost as lost:
             self.lost = True
             raise LeaseLost(f"site {self.site}: lease lost ({lost}); stopping this worker") from lost
@@ -66,14 +70,14 @@ class SiteLease:
             if self._lease is None or stop.is_set():
                 continue
             try:
-                self.fence()
+                await self.fence()
             except LeaseLost as lost:
                 log.error("%s", lost)
                 self.on_lost()
                 return
 
-    def release(self) -> None:
+    async def release(self) -> None:
         if self._lease is not None:
+            lease, self._lease = self._lease, None
             with contextlib.suppress(LockLost):
-                self.journal.release(self._lease)
-            self._lease = None
+                await asyncio.to_thread(self.journal.release, lease)

@@ -21,21 +21,24 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.controller.desired_source import DesiredSource
 from reconciler.controller.lease import LeaseLost
-from reconciler.controller.status import SiteStatus
-from reconciler.controller.status_store import status_folder, write_status
-from reconciler.controller.telemetry import StatusBoard, TelemetryServer
 from reconciler.controller.worker import SiteWorker
 from reconciler.journal.store import Journal
+from reconciler.telemetry.metrics import StatusBoard
+from reconciler.telemetry.server import TelemetryServer
+from reconciler.telemetry.status import SiteStatus
+from reconciler.telemetry.status_store import status_folder, write_status
 
 log = logging.getLogger(__name__)
 
 EXIT_LEASE_LOST = 3
+
+Sync = Callable[[], Awaitable[None]]
 
 
 @dataclass
@@ -59,7 +62,7 @@ class Controller:
     async def run(self, stop: asyncio.Event) -> int:
         """Run until ``stop`` is set; returns the process exit code."""
         self.journal_path.parent.mkdir(parents=True, exist_ok=True)
-        journal = Journal(self.journal_path)
+        journal = await asyncio.to_thread(Journal, self.journal_path)
         source = DesiredSource(self.folder)
         source.reload()
         if not source.sites and not source.errors and not source.unattributed_errors:
@@ -73,7 +76,7 @@ class Controller:
             if self.on_status is not None:
                 self.on_status(status)
 
-        def sync_workers() -> None:
+        async def sync_workers() -> None:
             self.board.expected_sites = set(source.sites)
             for site in source.sites:
                 if site not in self.workers:
@@ -85,7 +88,9 @@ class Controller:
                     self._site_stops[site] = asyncio.Event()
                     self._tasks[site] = asyncio.create_task(self._guard(worker, fatal), name=f"site:{site}")
             for site in list(self.workers):
-                gone = site not in source.sites and journal.active_rotation(site) is None
+                gone = site not in source.sites and (
+                    await asyncio.to_thread(journal.active_rotation, site) is None
+                )
                 if gone:
                     log.info("site %s: its desired-state file is gone; no longer managed", site)
                     self._site_stops[site].set()
@@ -93,7 +98,7 @@ class Controller:
                 else:
                     self.workers[site].wake.set()
 
-        sync_workers()
+        await sync_workers()
         if self.metrics_port is not None:
             self.telemetry = TelemetryServer(self.board, host=self.metrics_address, port=self.metrics_port)
             self.telemetry.start()
@@ -111,7 +116,7 @@ class Controller:
         await self._drain()
         if self.telemetry is not None:
             self.telemetry.stop()
-        journal.close()
+        await asyncio.to_thread(journal.close)
         return EXIT_LEASE_LOST if fatal.is_set() else 0
 
     async def _guard(self, worker: SiteWorker, fatal: asyncio.Event) -> None:
@@ -137,18 +142,18 @@ class Controller:
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.gather(*pending, return_exceptions=True)
 
-    async def _resync(self, source: DesiredSource, sync: Callable[[], None], stop: asyncio.Event) -> None:
+    async def _resync(self, source: DesiredSource, sync: Sync, stop: asyncio.Event) -> None:
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.resync_seconds)
             if not stop.is_set():
                 source.reload()
-                sync()
+                await sync()
 
-    async def _watch(self, source: DesiredSource, sync: Callable[[], None], stop: asyncio.Event) -> None:
+    async def _watch(self, source: DesiredSource, sync: Sync, stop: asyncio.Event) -> None:
         async for _ in source.watch():
             if stop.is_set():
                 return
             if source.reload():
                 log.info("desired state changed (revision %s)", source.git_revision or "unknown")
-            sync()
+            await sync()

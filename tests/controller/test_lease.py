@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
@@ -16,7 +15,7 @@ async def test_keep_renews_so_nobody_takes_the_site_while_the_worker_runs(tmp_pa
     """With keep() running, the lease outlives several of its lifetimes and a second owner stays out."""
     journal = Journal(tmp_path / "journal.db")
     lease = SiteLease(journal=journal, site="hq", owner="a", ttl=0.6)
-    lease.hold()
+    await lease.hold()
     stop = asyncio.Event()
     keeper = asyncio.create_task(lease.keep(stop))
     await asyncio.sleep(1.5)
@@ -24,19 +23,19 @@ async def test_keep_renews_so_nobody_takes_the_site_while_the_worker_runs(tmp_pa
         journal.acquire_lock("hq", owner="b", ttl_seconds=5)
     stop.set()
     await keeper
-    lease.release()
+    await lease.release()
     journal.acquire_lock("hq", owner="b", ttl_seconds=5)
     journal.close()
 
 
-def test_fence_fails_once_another_controller_took_the_site(tmp_path):
+async def test_fence_fails_once_another_controller_took_the_site(tmp_path):
     """Without renewal the lease expires; after another owner takes the site, fence() raises LeaseLost."""
     journal = Journal(tmp_path / "journal.db")
     lease = SiteLease(journal=journal, site="hq", owner="a", ttl=0.2)
-    lease.hold()
-    time.sleep(0.3)
+    await lease.hold()
+    await asyncio.sleep(0.3)
     journal.acquire_lock("hq", owner="b", ttl_seconds=5)
     with pytest.raises(LeaseLost):
-        lease.fence()
+        await lease.fence()
     assert lease.lost
     journal.close()

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from reconciler.cli.rehearsal import Rehearsal
 from reconciler.controller.runner import Controller
-from reconciler.controller.status import SiteStatus
 from reconciler.journal.store import Journal
 from reconciler.sim.certs import fingerprint
+from reconciler.telemetry.status import SiteStatus
 
 
 @dataclass
