@@ -30,7 +30,7 @@ Event = Literal[
     "lock_released",
     "rotation_started",
     "originals_recorded",
-    "phase",
+    "phase",  # only in files written before schema version 2 (rotations had a phase then)
     "intent",
     "done",
     "failed",
@@ -79,7 +79,6 @@ class RotationRow(TypedDict):
     desired_json: str
     """The rotation's own desired state, so a desired change mid-rotation cannot re-target it."""
     procedure: Procedure
-    phase: str
     started_at: int
     created_wall: float
     finished_wall: float | None

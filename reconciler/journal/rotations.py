@@ -33,7 +33,7 @@ from reconciler.model.fingerprint import normalize_fingerprint
 from reconciler.model.progress import LocationOriginal, Procedure
 
 _COLUMNS = (
-    "id, site, desired_digest, git_revision, desired_json, procedure, phase, started_at, created_wall, "
+    "id, site, desired_digest, git_revision, desired_json, procedure, started_at, created_wall, "
     "finished_wall, outcome, originals_recorded_wall, token"
 )
 
@@ -46,7 +46,6 @@ def _to_row(row: sqlite3.Row) -> RotationRow:
         git_revision=row["git_revision"],
         desired_json=row["desired_json"],
         procedure=cast(Procedure, row["procedure"]),  # the schema's CHECK admits nothing else
-        phase=row["phase"],
         started_at=row["started_at"],
         created_wall=row["created_wall"],
         finished_wall=row["finished_wall"],
@@ -104,7 +103,6 @@ def start(
     git_revision: str,
     procedure: Procedure,
     started_at: int,
-    phase: str,
     now: float,
 ) -> RotationId:
     """Insert a rotation in progress for the lease's site; ``RotationActive`` if one already is."""
@@ -118,8 +116,8 @@ def start(
         raise RotationActive(site=lease.site, rotation_id=existing["id"])
     rotation_id = _new_id(now)
     conn.execute(
-        "INSERT INTO rotations (id, site, desired_digest, git_revision, desired_json, procedure, phase, "
-        "started_at, created_wall, token) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO rotations (id, site, desired_digest, git_revision, desired_json, procedure, "
+        "started_at, created_wall, token) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             rotation_id,
             lease.site,
@@ -127,7 +125,6 @@ def start(
             git_revision,
             desired_json,
             procedure,
-            phase,
             started_at,
             now,
             lease.token,
@@ -222,22 +219,6 @@ def originals(
         )
     }
     return locations, certificates
-
-
-def set_phase(conn: sqlite3.Connection, *, rotation: RotationRow, phase: str, who: str, now: float) -> None:
-    """Record the rotation's phase (a word for status and metrics); an unchanged phase writes nothing."""
-    if rotation["phase"] == phase:
-        return
-    conn.execute("UPDATE rotations SET phase = ? WHERE id = ?", (phase, rotation["id"]))
-    history.append(
-        conn,
-        site=rotation["site"],
-        event="phase",
-        wall=now,
-        rotation_id=rotation["id"],
-        who=who,
-        message=f"{rotation['phase']} -> {phase}",
-    )
 
 
 def finish(

@@ -136,7 +136,6 @@ class Journal:
         started_at: int,
         originals: Mapping[str, LocationOriginal] | None = None,
         original_certificates: Mapping[str, str] | None = None,
-        phase: str = "started",
     ) -> RotationId:
         """Start a rotation of the lease's site; with originals given, record them in the same
         transaction (otherwise ``record_originals`` must precede the first step)."""
@@ -151,7 +150,6 @@ class Journal:
                 git_revision=git_revision,
                 procedure=procedure,
                 started_at=started_at,
-                phase=phase,
                 now=now,
             )
             if originals is not None or original_certificates is not None:
@@ -184,10 +182,6 @@ class Journal:
                 who=lease.owner,
                 now=self._clock(),
             )
-
-    def set_phase(self, lease: Lease, *, rotation_id: str, phase: str) -> None:
-        with self._fenced(lease, rotation_id) as (conn, rotation):
-            rotations.set_phase(conn, rotation=rotation, phase=phase, who=lease.owner, now=self._clock())
 
     def finish_rotation(self, lease: Lease, *, rotation_id: str, outcome: Outcome) -> None:
         """Close the rotation; repeating the same outcome is a no-op, a different one is refused."""
