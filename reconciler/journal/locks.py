@@ -19,7 +19,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import replace
 
-from reconciler.journal import history
+from reconciler.journal import history, rows
 from reconciler.journal.errors import LockLost, SiteLocked
 from reconciler.journal.records import Lease, LockRow
 
@@ -91,15 +91,4 @@ def release(conn: sqlite3.Connection, lease: Lease, *, now: float) -> bool:
 
 def holder(conn: sqlite3.Connection, site: str) -> LockRow | None:
     """The site's lock, or None when it was never taken or was released."""
-    row = conn.execute(
-        "SELECT site, owner, token, acquired_wall, expires_wall FROM locks WHERE site = ?", (site,)
-    ).fetchone()
-    if row is None or row["owner"] is None:
-        return None
-    return LockRow(
-        site=row["site"],
-        owner=row["owner"],
-        token=row["token"],
-        acquired_wall=row["acquired_wall"],
-        expires_wall=row["expires_wall"],
-    )
+    return rows.first(rows.select(conn, LockRow, "FROM locks WHERE site = ? AND owner IS NOT NULL", (site,)))

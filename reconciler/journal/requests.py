@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Literal
 
-from reconciler.journal import history, rotations
+from reconciler.journal import history, rotations, rows
 from reconciler.journal.errors import NoActiveRotation
 from reconciler.journal.records import RotationId, SiteStateRow
 
@@ -95,18 +95,10 @@ def set_suspended(
 
 
 def get_state(conn: sqlite3.Connection, site: str) -> SiteStateRow | None:
-    row = conn.execute(
-        "SELECT site, suspended, who, reason, changed_wall FROM site_state WHERE site = ?", (site,)
-    ).fetchone()
-    if row is None:
-        return None
-    return SiteStateRow(
-        site=row["site"],
-        suspended=bool(row["suspended"]),
-        who=row["who"],
-        reason=row["reason"],
-        changed_wall=row["changed_wall"],
-    )
+    state = rows.first(rows.select(conn, SiteStateRow, "FROM site_state WHERE site = ?", (site,)))
+    if state is not None:
+        state["suspended"] = bool(state["suspended"])  # SQLite has no bool
+    return state
 
 
 def is_suspended(conn: sqlite3.Connection, site: str) -> bool:

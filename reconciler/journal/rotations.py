@@ -18,9 +18,8 @@ import sqlite3
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import cast
 
-from reconciler.journal import history
+from reconciler.journal import history, rows
 from reconciler.journal.errors import (
     OriginalsAlreadyRecorded,
     RotationActive,
@@ -32,50 +31,30 @@ from reconciler.journal.records import Lease, Outcome, RotationId, RotationRow
 from reconciler.model.fingerprint import normalize_fingerprint
 from reconciler.model.progress import LocationOriginal, Procedure
 
-_COLUMNS = (
-    "id, site, desired_digest, git_revision, desired_json, procedure, started_at, created_wall, "
-    "finished_wall, outcome, originals_recorded_wall, token"
-)
 
-
-def _to_row(row: sqlite3.Row) -> RotationRow:
-    return RotationRow(
-        id=RotationId(row["id"]),
-        site=row["site"],
-        desired_digest=row["desired_digest"],
-        git_revision=row["git_revision"],
-        desired_json=row["desired_json"],
-        procedure=cast(Procedure, row["procedure"]),  # the schema's CHECK admits nothing else
-        started_at=row["started_at"],
-        created_wall=row["created_wall"],
-        finished_wall=row["finished_wall"],
-        outcome=cast(Outcome | None, row["outcome"]),
-        originals_recorded=row["originals_recorded_wall"] is not None,
-        token=row["token"],
+def _select(conn: sqlite3.Connection, sql: str, params: tuple[rows.Parameter, ...]) -> list[RotationRow]:
+    found = rows.select(
+        conn, RotationRow, sql, params, originals_recorded="originals_recorded_wall IS NOT NULL"
     )
+    for rotation in found:
+        rotation["originals_recorded"] = bool(rotation["originals_recorded"])  # SQLite has no bool
+    return found
 
 
 def get(conn: sqlite3.Connection, rotation_id: str) -> RotationRow | None:
-    row = conn.execute(f"SELECT {_COLUMNS} FROM rotations WHERE id = ?", (rotation_id,)).fetchone()  # noqa: S608
-    return None if row is None else _to_row(row)
+    return rows.first(_select(conn, "FROM rotations WHERE id = ?", (rotation_id,)))
 
 
 def active(conn: sqlite3.Connection, site: str) -> RotationRow | None:
     """The site's rotation in progress, if any."""
-    row = conn.execute(
-        f"SELECT {_COLUMNS} FROM rotations WHERE site = ? AND outcome IS NULL",  # noqa: S608
-        (site,),
-    ).fetchone()
-    return None if row is None else _to_row(row)
+    return rows.first(_select(conn, "FROM rotations WHERE site = ? AND outcome IS NULL", (site,)))
 
 
 def recent(conn: sqlite3.Connection, site: str, *, limit: int) -> list[RotationRow]:
     """The site's rotations, newest first."""
-    rows = conn.execute(
-        f"SELECT {_COLUMNS} FROM rotations WHERE site = ? ORDER BY created_wall DESC, rowid DESC LIMIT ?",  # noqa: S608
-        (site, limit),
-    ).fetchall()
-    return [_to_row(row) for row in rows]
+    return _select(
+        conn, "FROM rotations WHERE site = ? ORDER BY created_wall DESC, rowid DESC LIMIT ?", (site, limit)
+    )
 
 
 def for_write(conn: sqlite3.Connection, lease: Lease, rotation_id: str) -> RotationRow:

@@ -17,59 +17,32 @@ Functions here run inside the caller's write transaction, after it has fenced th
 from __future__ import annotations
 
 import sqlite3
-from typing import cast
 
-from reconciler.journal import history
+from reconciler.journal import history, rows
 from reconciler.journal.errors import StepAlreadyDone
-from reconciler.journal.records import GateRow, Lease, RotationId, RotationRow, StepOutcome, StepRow
-
-_COLUMNS = (
-    "rotation_id, step_id, kind, target, intent_wall, done_wall, applied_at, outcome, message, token, "
-    "attempts"
-)
-
-
-def _to_row(row: sqlite3.Row) -> StepRow:
-    return StepRow(
-        rotation_id=RotationId(row["rotation_id"]),
-        step_id=row["step_id"],
-        kind=row["kind"],
-        target=row["target"],
-        intent_wall=row["intent_wall"],
-        done_wall=row["done_wall"],
-        applied_at=row["applied_at"],
-        outcome=cast(StepOutcome | None, row["outcome"]),
-        message=row["message"],
-        token=row["token"],
-        attempts=row["attempts"],
-    )
+from reconciler.journal.records import GateRow, Lease, RotationRow, StepOutcome, StepRow
 
 
 def get(conn: sqlite3.Connection, rotation_id: str, step_id: str) -> StepRow | None:
-    row = conn.execute(
-        f"SELECT {_COLUMNS} FROM steps WHERE rotation_id = ? AND step_id = ?",  # noqa: S608
-        (rotation_id, step_id),
-    ).fetchone()
-    return None if row is None else _to_row(row)
+    return rows.first(
+        rows.select(conn, StepRow, "FROM steps WHERE rotation_id = ? AND step_id = ?", (rotation_id, step_id))
+    )
 
 
 def all_of(conn: sqlite3.Connection, rotation_id: str) -> list[StepRow]:
     """Every step recorded for the rotation, in the order it was first recorded."""
-    rows = conn.execute(
-        f"SELECT {_COLUMNS} FROM steps WHERE rotation_id = ? ORDER BY rowid",  # noqa: S608
-        (rotation_id,),
-    ).fetchall()
-    return [_to_row(row) for row in rows]
+    return rows.select(conn, StepRow, "FROM steps WHERE rotation_id = ? ORDER BY rowid", (rotation_id,))
 
 
 def in_flight(conn: sqlite3.Connection, rotation_id: str) -> list[StepRow]:
     """Steps with an intent and no outcome: what a restart must re-check before anything else."""
-    rows = conn.execute(
-        f"SELECT {_COLUMNS} FROM steps WHERE rotation_id = ? AND intent_wall IS NOT NULL "  # noqa: S608
-        "AND outcome IS NULL ORDER BY intent_wall, rowid",
+    return rows.select(
+        conn,
+        StepRow,
+        "FROM steps WHERE rotation_id = ? AND intent_wall IS NOT NULL AND outcome IS NULL "
+        "ORDER BY intent_wall, rowid",
         (rotation_id,),
-    ).fetchall()
-    return [_to_row(row) for row in rows]
+    )
 
 
 def _is_done(conn: sqlite3.Connection, rotation_id: str, step_id: str) -> bool:
@@ -229,22 +202,10 @@ def record_gate(
 
 def gates(conn: sqlite3.Connection, rotation_id: str, *, gate_id: str | None, limit: int) -> list[GateRow]:
     """Gate measurements of a rotation (one gate, or all), newest first."""
-    rows = conn.execute(
-        "SELECT rotation_id, gate_id, at, passed, in_scope, dormant, recorded_wall, token "
+    return rows.select(
+        conn,
+        GateRow,
         "FROM gate_measurements WHERE rotation_id = ? AND (? IS NULL OR gate_id = ?) "
         "ORDER BY id DESC LIMIT ?",
         (rotation_id, gate_id, gate_id, limit),
-    ).fetchall()
-    return [
-        GateRow(
-            rotation_id=RotationId(row["rotation_id"]),
-            gate_id=row["gate_id"],
-            at=row["at"],
-            passed=row["passed"],
-            in_scope=row["in_scope"],
-            dormant=row["dormant"],
-            recorded_wall=row["recorded_wall"],
-            token=row["token"],
-        )
-        for row in rows
-    ]
+    )
