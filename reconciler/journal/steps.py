@@ -11,16 +11,19 @@ The restart contract (DESIGN.md, safety invariant 5):
 - A step may be recorded done without an intent: a step observation already shows satisfied, or a
   gate that opened. Nothing was acted on, so there was nothing in flight.
 - A failed step may be tried again: a new intent clears the failure and counts the attempt.
-Functions here run inside the caller's write transaction, after it has fenced the lease.
+
+Writes take a ``Fenced`` (the caller's transaction, after the lease passed the fence) and the rotation
+``rotations.for_write`` loaded in it; reads take a connection.
 """
 
 from __future__ import annotations
 
 import sqlite3
 
-from reconciler.journal import history, rows
+from reconciler.journal import rows
 from reconciler.journal.errors import StepAlreadyDone
-from reconciler.journal.records import GateRow, Lease, RotationRow, StepOutcome, StepRow
+from reconciler.journal.locks import Fenced
+from reconciler.journal.records import GateRow, RotationRow, StepOutcome, StepRow
 
 
 def get(conn: sqlite3.Connection, rotation_id: str, step_id: str) -> StepRow | None:
@@ -45,158 +48,74 @@ def in_flight(conn: sqlite3.Connection, rotation_id: str) -> list[StepRow]:
     )
 
 
-def _is_done(conn: sqlite3.Connection, rotation_id: str, step_id: str) -> bool:
-    existing = get(conn, rotation_id, step_id)
-    return existing is not None and existing["outcome"] == "ok"
+def _is_done(step: StepRow | None) -> bool:
+    return step is not None and step["outcome"] == "ok"
 
 
-def intent(
-    conn: sqlite3.Connection,
-    *,
-    lease: Lease,
-    rotation: RotationRow,
-    step_id: str,
-    kind: str,
-    target: str,
-    now: float,
-) -> None:
+def intent(w: Fenced, rotation: RotationRow, *, step_id: str, kind: str, target: str) -> None:
     """Record that the step is about to be acted on (again, after a crash or a failure)."""
-    existing = get(conn, rotation["id"], step_id)
-    if existing is not None and existing["outcome"] == "ok":
+    existing = get(w.conn, rotation["id"], step_id)
+    if _is_done(existing):
         raise StepAlreadyDone(rotation_id=rotation["id"], step_id=step_id)
     attempts = 1 if existing is None else existing["attempts"] + 1
-    conn.execute(
+    w.conn.execute(
         "INSERT INTO steps (rotation_id, step_id, kind, target, intent_wall, token, attempts) "
         "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (rotation_id, step_id) DO UPDATE SET "
         "kind = excluded.kind, target = excluded.target, intent_wall = excluded.intent_wall, "
         "token = excluded.token, attempts = excluded.attempts, done_wall = NULL, applied_at = NULL, "
         "outcome = NULL, message = ''",
-        (rotation["id"], step_id, kind, target, now, lease.token, attempts),
+        (rotation["id"], step_id, kind, target, w.now, w.lease.token, attempts),
     )
     again = f" (attempt {attempts})" if attempts > 1 else ""
-    history.append(
-        conn,
-        site=rotation["site"],
-        event="intent",
-        wall=now,
-        rotation_id=rotation["id"],
-        step_id=step_id,
-        who=lease.owner,
-        message=f"{kind} {target}{again}".strip(),
-    )
+    w.event("intent", rotation_id=rotation["id"], step_id=step_id, message=f"{kind} {target}{again}".strip())
 
 
-def _finish(
-    conn: sqlite3.Connection,
-    *,
-    lease: Lease,
+def finish(
+    w: Fenced,
     rotation: RotationRow,
+    *,
     step_id: str,
     outcome: StepOutcome,
     applied_at: int | None,
     message: str,
     kind: str,
     target: str,
-    now: float,
-) -> None:
-    conn.execute(
+) -> bool:
+    """Record the step's outcome: ``ok`` once its effect was observed at SEPM time ``applied_at``,
+    ``failed`` when acting on it failed (no longer in flight; a new intent may retry it).
+
+    A step already done stays done: ``ok`` again writes nothing and returns False, ``failed`` is
+    ``StepAlreadyDone``.
+    """
+    if _is_done(get(w.conn, rotation["id"], step_id)):
+        if outcome == "ok":
+            return False
+        raise StepAlreadyDone(rotation_id=rotation["id"], step_id=step_id)
+    w.conn.execute(
         "INSERT INTO steps (rotation_id, step_id, kind, target, done_wall, applied_at, outcome, message, "
         "token) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (rotation_id, step_id) DO UPDATE SET "
         "done_wall = excluded.done_wall, applied_at = excluded.applied_at, outcome = excluded.outcome, "
         "message = excluded.message, token = excluded.token",
-        (rotation["id"], step_id, kind, target, now, applied_at, outcome, message, lease.token),
+        (rotation["id"], step_id, kind, target, w.now, applied_at, outcome, message, w.lease.token),
     )
-    history.append(
-        conn,
-        site=rotation["site"],
-        event="done" if outcome == "ok" else "failed",
-        wall=now,
-        rotation_id=rotation["id"],
-        step_id=step_id,
-        who=lease.owner,
-        message=message,
-    )
-
-
-def done(
-    conn: sqlite3.Connection,
-    *,
-    lease: Lease,
-    rotation: RotationRow,
-    step_id: str,
-    applied_at: int,
-    message: str,
-    kind: str,
-    target: str,
-    now: float,
-) -> bool:
-    """Record the step's effect as observed at SEPM time ``applied_at``; False if it already was."""
-    if _is_done(conn, rotation["id"], step_id):
-        return False
-    _finish(
-        conn,
-        lease=lease,
-        rotation=rotation,
-        step_id=step_id,
-        outcome="ok",
-        applied_at=applied_at,
-        message=message,
-        kind=kind,
-        target=target,
-        now=now,
+    w.event(
+        "done" if outcome == "ok" else "failed", rotation_id=rotation["id"], step_id=step_id, message=message
     )
     return True
 
 
-def failed(
-    conn: sqlite3.Connection,
-    *,
-    lease: Lease,
-    rotation: RotationRow,
-    step_id: str,
-    message: str,
-    kind: str,
-    target: str,
-    now: float,
-) -> None:
-    """Record that acting on the step failed (it is no longer in flight; a new intent may retry it)."""
-    if _is_done(conn, rotation["id"], step_id):
-        raise StepAlreadyDone(rotation_id=rotation["id"], step_id=step_id)
-    _finish(
-        conn,
-        lease=lease,
-        rotation=rotation,
-        step_id=step_id,
-        outcome="failed",
-        applied_at=None,
-        message=message,
-        kind=kind,
-        target=target,
-        now=now,
-    )
-
-
 def record_gate(
-    conn: sqlite3.Connection,
-    *,
-    lease: Lease,
-    rotation: RotationRow,
-    gate_id: str,
-    at: int,
-    passed: int,
-    in_scope: int,
-    dormant: int,
-    now: float,
+    w: Fenced, rotation: RotationRow, *, gate_id: str, at: int, passed: int, in_scope: int, dormant: int
 ) -> None:
     """Store one measurement of a gate (not an event: gates are polled)."""
     if min(passed, in_scope, dormant) < 0 or passed > in_scope:
         raise ValueError(
             f"gate {gate_id!r}: impossible measurement passed={passed} in_scope={in_scope} dormant={dormant}"
         )
-    conn.execute(
+    w.conn.execute(
         "INSERT INTO gate_measurements (rotation_id, gate_id, at, passed, in_scope, dormant, "
         "recorded_wall, token) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (rotation["id"], gate_id, at, passed, in_scope, dormant, now, lease.token),
+        (rotation["id"], gate_id, at, passed, in_scope, dormant, w.now, w.lease.token),
     )
 
 
