@@ -141,31 +141,21 @@ REQUESTS = [
     },
     {"kind": "abort", "subject": "", "who": "dave", "text": "wrong certificate", "wall": T0 + 3_640},
 ]
+# (seconds after T0, rotation, event, step, who, message) of each history event, oldest first
+EVENTS = [
+    (-10, None, "lock_acquired", None, "controller-1", "token 3"),
+    (0, R, "rotation_started", None, "controller-1", "multi-server rotation"),
+    (0, R, "originals_recorded", None, "controller-1", "2 locations, 1 server certificates"),
+    (5, R, "ack", "copy_msl:Default", "alice", "copied in console"),
+    (10, R, "intent", "assign_msl:g1/l1", "controller-1", "assign_msl g1/l1"),
+    (12, R, "done", "assign_msl:g1/l1", "controller-1", "MSL copy"),
+    (3_620, R, "failed", "update_certificate:sepm01", "controller-1", "command exited 3"),
+    (3_640, R, "abort", None, "dave", "wrong certificate"),
+    (3_650, None, "suspend", None, "ops", "change freeze"),
+]
 HISTORY = [
-    HistoryRow(
-        id=i,
-        site=SITE,
-        rotation_id=rotation,
-        event=event,
-        step_id=step,
-        who=who,
-        message=message,
-        wall=T0 + after,
-    )
-    for i, (after, rotation, event, step, who, message) in enumerate(
-        [
-            (-10, None, "lock_acquired", None, "controller-1", "token 3"),
-            (0, R, "rotation_started", None, "controller-1", "multi-server rotation"),
-            (0, R, "originals_recorded", None, "controller-1", "2 locations, 1 server certificates"),
-            (5, R, "ack", "copy_msl:Default", "alice", "copied in console"),
-            (10, R, "intent", "assign_msl:g1/l1", "controller-1", "assign_msl g1/l1"),
-            (12, R, "done", "assign_msl:g1/l1", "controller-1", "MSL copy"),
-            (3_620, R, "failed", "update_certificate:sepm01", "controller-1", "command exited 3"),
-            (3_640, R, "abort", None, "dave", "wrong certificate"),
-            (3_650, None, "suspend", None, "ops", "change freeze"),
-        ],
-        start=1,
-    )
+    HistoryRow(id=n, site=SITE, rotation_id=rot, event=ev, step_id=step, who=who, message=msg, wall=T0 + at)
+    for n, (at, rot, ev, step, who, msg) in enumerate(EVENTS, start=1)
 ]
 LOCK = LockRow(site=SITE, owner="controller-1", token=3, acquired_wall=T0 - 10, expires_wall=T0 + 3_660)
 STATE = SiteStateRow(site=SITE, suspended=True, who="ops", reason="change freeze", changed_wall=T0 + 3_650)
@@ -260,7 +250,7 @@ def test_version_1_file_is_migrated_with_every_row(v1_path: Path, clock: FakeClo
 
 
 def test_migrated_file_keeps_the_schema_rules(v1_path: Path, clock: FakeClock) -> None:
-    """After the migration the immutable tables still refuse changes and a site still has one rotation in progress."""
+    """Once migrated, history, originals and requests stay immutable; a site has one rotation in progress."""
     Journal(v1_path, clock=clock).close()
     with closing(sqlite3.connect(v1_path)) as raw:
         for table in IMMUTABLE:

@@ -114,7 +114,7 @@ def test_default_journal_path(environ: dict[str, str], is_root: bool, expected: 
 def test_new_migrations_apply_in_order_to_an_existing_file(
     journal_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A file at this release's version gets only the migrations after it, and the recorded version follows."""
+    """A file at this release's version gets only the migrations after it; the recorded version follows."""
     with Journal(journal_path, clock=clock) as old:
         old.set_suspended(SITE, True, who="ops", reason="kept across the upgrade")
     v2 = ("CREATE TABLE added_in_v2 (x INTEGER) STRICT",)
