@@ -22,6 +22,7 @@ from reconciler.journal.errors import (
     StepAlreadyDone,
     UnknownRotation,
 )
+from reconciler.journal.hygiene import MAX_TEXT
 from reconciler.journal.paths import STATE_DIR_VARIABLE, default_journal_path
 from reconciler.journal.records import (
     GateRow,
@@ -36,7 +37,7 @@ from reconciler.journal.records import (
     StepRow,
 )
 from reconciler.journal.schema import SCHEMA_VERSION
-from reconciler.journal.store import MAX_TEXT, Journal
+from reconciler.journal.store import Journal
 
 __all__ = [
     "MAX_TEXT",

@@ -8,9 +8,9 @@ Lease renewals and gate polls are not events: they would drown the ones a human 
 from __future__ import annotations
 
 import sqlite3
-from typing import cast
 
-from reconciler.journal.records import Event, HistoryRow, RotationId
+from reconciler.journal import rows
+from reconciler.journal.records import Event, HistoryRow
 
 
 def append(
@@ -34,21 +34,6 @@ def append(
 
 def read(conn: sqlite3.Connection, *, site: str, limit: int) -> list[HistoryRow]:
     """The newest ``limit`` events of a site, newest first."""
-    rows = conn.execute(
-        "SELECT id, site, rotation_id, event, step_id, who, message, wall FROM history "
-        "WHERE site = ? ORDER BY id DESC LIMIT ?",
-        (site, limit),
-    ).fetchall()
-    return [
-        HistoryRow(
-            id=row["id"],
-            site=row["site"],
-            rotation_id=None if row["rotation_id"] is None else RotationId(row["rotation_id"]),
-            event=cast(Event, row["event"]),
-            step_id=row["step_id"],
-            who=row["who"],
-            message=row["message"],
-            wall=row["wall"],
-        )
-        for row in rows
-    ]
+    return rows.select(
+        conn, HistoryRow, "FROM history WHERE site = ? ORDER BY id DESC LIMIT ?", (site, limit)
+    )

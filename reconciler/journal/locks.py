@@ -10,6 +10,9 @@ Contract:
   succeeds only while the lease's token is the site's current one and not released. Expiry alone does
   not fence: it only allows someone else to take over, and once they have, the old token is dead.
   A holder that finds its lease lost (``LockLost``) must stop acting on SEPM and exit.
+- ``fenced`` returns a ``Fenced``: the transaction, the lease that passed the fence in it, and one wall
+  time. Every change a lease makes to a rotation is written through one, so none can skip the fence,
+  and its history events all carry the lease's site and owner.
 - Expiry is judged on the wall clock of the process that acquires. Every process sharing a journal is
   on one host (WAL needs shared memory), so they share that clock.
 """
@@ -17,11 +20,11 @@ Contract:
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
-from reconciler.journal import history
+from reconciler.journal import history, rows
 from reconciler.journal.errors import LockLost, SiteLocked
-from reconciler.journal.records import Lease, LockRow
+from reconciler.journal.records import Event, Lease, LockRow
 
 
 def _validate(*, owner: str, ttl_seconds: float) -> None:
@@ -64,6 +67,34 @@ def fence(conn: sqlite3.Connection, lease: Lease) -> None:
         raise LockLost(site=lease.site, token=lease.token, current=current)
 
 
+@dataclass(frozen=True)
+class Fenced:
+    """Inside a write transaction in which ``lease`` holds its site, at wall time ``now`` (see ``fenced``)."""
+
+    conn: sqlite3.Connection
+    lease: Lease
+    now: float
+
+    def event(self, event: Event, *, rotation_id: str, step_id: str | None = None, message: str = "") -> None:
+        """Append ``event`` to the site's history, by the lease's owner, in this transaction."""
+        history.append(
+            self.conn,
+            site=self.lease.site,
+            event=event,
+            wall=self.now,
+            rotation_id=rotation_id,
+            step_id=step_id,
+            who=self.lease.owner,
+            message=message,
+        )
+
+
+def fenced(conn: sqlite3.Connection, lease: Lease, *, now: float) -> Fenced:
+    """``fence`` the lease, and return what a change under it is written through."""
+    fence(conn, lease)
+    return Fenced(conn=conn, lease=lease, now=now)
+
+
 def renew(conn: sqlite3.Connection, lease: Lease, *, now: float) -> Lease:
     """Extend a lease that still holds its site by its TTL from ``now``; ``LockLost`` otherwise."""
     fence(conn, lease)
@@ -91,15 +122,4 @@ def release(conn: sqlite3.Connection, lease: Lease, *, now: float) -> bool:
 
 def holder(conn: sqlite3.Connection, site: str) -> LockRow | None:
     """The site's lock, or None when it was never taken or was released."""
-    row = conn.execute(
-        "SELECT site, owner, token, acquired_wall, expires_wall FROM locks WHERE site = ?", (site,)
-    ).fetchone()
-    if row is None or row["owner"] is None:
-        return None
-    return LockRow(
-        site=row["site"],
-        owner=row["owner"],
-        token=row["token"],
-        acquired_wall=row["acquired_wall"],
-        expires_wall=row["expires_wall"],
-    )
+    return rows.first(rows.select(conn, LockRow, "FROM locks WHERE site = ? AND owner IS NOT NULL", (site,)))

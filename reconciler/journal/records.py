@@ -6,6 +6,8 @@ Times come in two clocks, and the names say which:
 - Fields ending in ``_wall`` are the controller host's wall clock, epoch seconds (floats): when the
   journal wrote the row. They are for humans and for lease expiry, never for gates.
 
+Each field is named after the column it is read from (``rows`` reads every table by these names).
+
 Free text (``message``, ``note``, ``reason``) is stored as given: the caller redacts it first (the
 journal only strips PEM private-key blocks as a last line of defence, see ``hygiene``).
 """
@@ -30,7 +32,7 @@ Event = Literal[
     "lock_released",
     "rotation_started",
     "originals_recorded",
-    "phase",
+    "phase",  # only in files written before schema version 2 (rotations had a phase then)
     "intent",
     "done",
     "failed",
@@ -79,7 +81,6 @@ class RotationRow(TypedDict):
     desired_json: str
     """The rotation's own desired state, so a desired change mid-rotation cannot re-target it."""
     procedure: Procedure
-    phase: str
     started_at: int
     created_wall: float
     finished_wall: float | None

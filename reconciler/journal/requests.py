@@ -8,6 +8,7 @@ Contract:
 - Requests are append-only facts. The first ack of a step and the first proceed of a gate are the ones
   that count (later ones are kept in the history); an abort cannot be withdrawn.
 - Suspension is per site and independent of rotations: the latest ``suspend`` or ``resume`` wins.
+- An ack names its step, a proceed its gate and its reason (``check``, before any transaction).
 - ``who`` and the free text are stored as given; the caller redacts them.
 """
 
@@ -16,11 +17,21 @@ from __future__ import annotations
 import sqlite3
 from typing import Literal
 
-from reconciler.journal import history, rotations
+from reconciler.journal import history, rotations, rows
 from reconciler.journal.errors import NoActiveRotation
 from reconciler.journal.records import RotationId, SiteStateRow
 
 RequestKind = Literal["ack", "proceed", "abort"]
+
+
+def check(kind: RequestKind, *, subject: str, text: str) -> None:
+    """Refuse a request that cannot mean anything, with ``ValueError``."""
+    if kind == "ack" and not subject:
+        raise ValueError("an acknowledgement names the step it acknowledges")
+    if kind == "proceed" and not subject:
+        raise ValueError("proceed names the gate it opens")
+    if kind == "proceed" and not text.strip():
+        raise ValueError("proceeding past a gate without its evidence needs a reason")
 
 
 def add(
@@ -95,18 +106,10 @@ def set_suspended(
 
 
 def get_state(conn: sqlite3.Connection, site: str) -> SiteStateRow | None:
-    row = conn.execute(
-        "SELECT site, suspended, who, reason, changed_wall FROM site_state WHERE site = ?", (site,)
-    ).fetchone()
-    if row is None:
-        return None
-    return SiteStateRow(
-        site=row["site"],
-        suspended=bool(row["suspended"]),
-        who=row["who"],
-        reason=row["reason"],
-        changed_wall=row["changed_wall"],
-    )
+    state = rows.first(rows.select(conn, SiteStateRow, "FROM site_state WHERE site = ?", (site,)))
+    if state is not None:
+        state["suspended"] = bool(state["suspended"])  # SQLite has no bool
+    return state
 
 
 def is_suspended(conn: sqlite3.Connection, site: str) -> bool:

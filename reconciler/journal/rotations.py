@@ -8,7 +8,10 @@ Contract:
   written once, before any step of the rotation is recorded; writing them again, or after a step, is
   ``OriginalsAlreadyRecorded``. Schema triggers make the rows immutable. They are what abort and the
   final restore put back, so they must be exactly what was observed before anything changed.
-- Functions here run inside the caller's transaction; fencing is the caller's job.
+- A rotation is finished once: repeating the outcome it has is a no-op (a restart after the first
+  finish), another outcome is ``RotationFinished``.
+- Writes take a ``Fenced`` (the caller's transaction, after the lease passed the fence) and, but for
+  ``start`` and ``finish``, the rotation ``for_write`` loaded in it; reads take a connection.
 """
 
 from __future__ import annotations
@@ -18,9 +21,8 @@ import sqlite3
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import cast
 
-from reconciler.journal import history
+from reconciler.journal import rows
 from reconciler.journal.errors import (
     OriginalsAlreadyRecorded,
     RotationActive,
@@ -28,62 +30,42 @@ from reconciler.journal.errors import (
     UnknownRotation,
 )
 from reconciler.journal.hygiene import contains_private_key
-from reconciler.journal.records import Lease, Outcome, RotationId, RotationRow
+from reconciler.journal.locks import Fenced
+from reconciler.journal.records import Outcome, RotationId, RotationRow
 from reconciler.model.fingerprint import normalize_fingerprint
 from reconciler.model.progress import LocationOriginal, Procedure
 
-_COLUMNS = (
-    "id, site, desired_digest, git_revision, desired_json, procedure, phase, started_at, created_wall, "
-    "finished_wall, outcome, originals_recorded_wall, token"
-)
 
-
-def _to_row(row: sqlite3.Row) -> RotationRow:
-    return RotationRow(
-        id=RotationId(row["id"]),
-        site=row["site"],
-        desired_digest=row["desired_digest"],
-        git_revision=row["git_revision"],
-        desired_json=row["desired_json"],
-        procedure=cast(Procedure, row["procedure"]),  # the schema's CHECK admits nothing else
-        phase=row["phase"],
-        started_at=row["started_at"],
-        created_wall=row["created_wall"],
-        finished_wall=row["finished_wall"],
-        outcome=cast(Outcome | None, row["outcome"]),
-        originals_recorded=row["originals_recorded_wall"] is not None,
-        token=row["token"],
+def _select(conn: sqlite3.Connection, sql: str, params: tuple[rows.Parameter, ...]) -> list[RotationRow]:
+    found = rows.select(
+        conn, RotationRow, sql, params, originals_recorded="originals_recorded_wall IS NOT NULL"
     )
+    for rotation in found:
+        rotation["originals_recorded"] = bool(rotation["originals_recorded"])  # SQLite has no bool
+    return found
 
 
 def get(conn: sqlite3.Connection, rotation_id: str) -> RotationRow | None:
-    row = conn.execute(f"SELECT {_COLUMNS} FROM rotations WHERE id = ?", (rotation_id,)).fetchone()  # noqa: S608
-    return None if row is None else _to_row(row)
+    return rows.first(_select(conn, "FROM rotations WHERE id = ?", (rotation_id,)))
 
 
 def active(conn: sqlite3.Connection, site: str) -> RotationRow | None:
     """The site's rotation in progress, if any."""
-    row = conn.execute(
-        f"SELECT {_COLUMNS} FROM rotations WHERE site = ? AND outcome IS NULL",  # noqa: S608
-        (site,),
-    ).fetchone()
-    return None if row is None else _to_row(row)
+    return rows.first(_select(conn, "FROM rotations WHERE site = ? AND outcome IS NULL", (site,)))
 
 
 def recent(conn: sqlite3.Connection, site: str, *, limit: int) -> list[RotationRow]:
     """The site's rotations, newest first."""
-    rows = conn.execute(
-        f"SELECT {_COLUMNS} FROM rotations WHERE site = ? ORDER BY created_wall DESC, rowid DESC LIMIT ?",  # noqa: S608
-        (site, limit),
-    ).fetchall()
-    return [_to_row(row) for row in rows]
+    return _select(
+        conn, "FROM rotations WHERE site = ? ORDER BY created_wall DESC, rowid DESC LIMIT ?", (site, limit)
+    )
 
 
-def for_write(conn: sqlite3.Connection, lease: Lease, rotation_id: str) -> RotationRow:
+def for_write(w: Fenced, rotation_id: str) -> RotationRow:
     """The rotation a fenced write is about: it must exist, be the lease's site's, and be in progress."""
-    rotation = get(conn, rotation_id)
-    if rotation is None or rotation["site"] != lease.site:
-        raise UnknownRotation(rotation_id, site=lease.site)
+    rotation = get(w.conn, rotation_id)
+    if rotation is None or rotation["site"] != w.lease.site:
+        raise UnknownRotation(rotation_id, site=w.lease.site)
     if rotation["outcome"] is not None:
         raise RotationFinished(rotation_id=rotation_id, outcome=rotation["outcome"])
     return rotation
@@ -96,75 +78,75 @@ def _new_id(now: float) -> RotationId:
 
 
 def start(
-    conn: sqlite3.Connection,
+    w: Fenced,
     *,
-    lease: Lease,
     desired_json: str,
     desired_digest: str,
     git_revision: str,
     procedure: Procedure,
     started_at: int,
-    phase: str,
-    now: float,
+    originals: Mapping[str, LocationOriginal] | None,
+    original_certificates: Mapping[str, str] | None,
 ) -> RotationId:
-    """Insert a rotation in progress for the lease's site; ``RotationActive`` if one already is."""
+    """Insert a rotation in progress for the lease's site (``RotationActive`` if one already is); with
+    originals given, record them too."""
     json.loads(desired_json)  # a rotation that cannot be re-planned from its own desired state is useless
     if contains_private_key(desired_json):
         raise ValueError(
             "desired state handed to the journal embeds a private key; it must only reference one"
         )
-    existing = active(conn, lease.site)
+    existing = active(w.conn, w.lease.site)
     if existing is not None:
-        raise RotationActive(site=lease.site, rotation_id=existing["id"])
-    rotation_id = _new_id(now)
-    conn.execute(
-        "INSERT INTO rotations (id, site, desired_digest, git_revision, desired_json, procedure, phase, "
-        "started_at, created_wall, token) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        raise RotationActive(site=w.lease.site, rotation_id=existing["id"])
+    rotation_id = _new_id(w.now)
+    w.conn.execute(
+        "INSERT INTO rotations (id, site, desired_digest, git_revision, desired_json, procedure, "
+        "started_at, created_wall, token) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             rotation_id,
-            lease.site,
+            w.lease.site,
             desired_digest,
             git_revision,
             desired_json,
             procedure,
-            phase,
             started_at,
-            now,
-            lease.token,
+            w.now,
+            w.lease.token,
         ),
     )
     revision = f" at {git_revision}" if git_revision else ""
-    history.append(
-        conn,
-        site=lease.site,
-        event="rotation_started",
-        wall=now,
+    w.event(
+        "rotation_started",
         rotation_id=rotation_id,
-        who=lease.owner,
         message=f"{procedure} rotation to desired state {desired_digest}{revision}",
     )
+    if originals is not None or original_certificates is not None:
+        record_originals(
+            w,
+            for_write(w, rotation_id),
+            originals=originals or {},
+            original_certificates=original_certificates or {},
+        )
     return rotation_id
 
 
 def record_originals(
-    conn: sqlite3.Connection,
-    *,
+    w: Fenced,
     rotation: RotationRow,
+    *,
     originals: Mapping[str, LocationOriginal],
     original_certificates: Mapping[str, str],
-    who: str,
-    now: float,
 ) -> None:
     """Write the rotation's originals, once and before any step (see the module contract)."""
     rotation_id = rotation["id"]
     if rotation["originals_recorded"]:
         raise OriginalsAlreadyRecorded(rotation_id=rotation_id, why="they were recorded already")
-    if conn.execute("SELECT 1 FROM steps WHERE rotation_id = ? LIMIT 1", (rotation_id,)).fetchone():
+    if w.conn.execute("SELECT 1 FROM steps WHERE rotation_id = ? LIMIT 1", (rotation_id,)).fetchone():
         raise OriginalsAlreadyRecorded(rotation_id=rotation_id, why="steps were recorded before them")
     for key, original in originals.items():
         if key != original.key:
             raise ValueError(f"original keyed {key!r} describes location {original.key!r}")
-    conn.executemany(
+    w.conn.executemany(
         "INSERT INTO original_locations (rotation_id, key, group_id, group_path, location_id, "
         "location_name, management_server_list, secure_communications) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [
@@ -181,18 +163,14 @@ def record_originals(
             for key, o in originals.items()
         ],
     )
-    conn.executemany(
+    w.conn.executemany(
         "INSERT INTO original_certificates (rotation_id, server, sha256) VALUES (?, ?, ?)",
         [(rotation_id, server, normalize_fingerprint(fp)) for server, fp in original_certificates.items()],
     )
-    conn.execute("UPDATE rotations SET originals_recorded_wall = ? WHERE id = ?", (now, rotation_id))
-    history.append(
-        conn,
-        site=rotation["site"],
-        event="originals_recorded",
-        wall=now,
+    w.conn.execute("UPDATE rotations SET originals_recorded_wall = ? WHERE id = ?", (w.now, rotation_id))
+    w.event(
+        "originals_recorded",
         rotation_id=rotation_id,
-        who=who,
         message=f"{len(originals)} locations, {len(original_certificates)} server certificates",
     )
 
@@ -224,35 +202,15 @@ def originals(
     return locations, certificates
 
 
-def set_phase(conn: sqlite3.Connection, *, rotation: RotationRow, phase: str, who: str, now: float) -> None:
-    """Record the rotation's phase (a word for status and metrics); an unchanged phase writes nothing."""
-    if rotation["phase"] == phase:
-        return
-    conn.execute("UPDATE rotations SET phase = ? WHERE id = ?", (phase, rotation["id"]))
-    history.append(
-        conn,
-        site=rotation["site"],
-        event="phase",
-        wall=now,
-        rotation_id=rotation["id"],
-        who=who,
-        message=f"{rotation['phase']} -> {phase}",
+def finish(w: Fenced, *, rotation_id: str, outcome: Outcome) -> None:
+    """Give a rotation its outcome; the site may then start another (see the module contract)."""
+    finished = get(w.conn, rotation_id)
+    if finished is not None and finished["outcome"] is not None:
+        if finished["site"] == w.lease.site and finished["outcome"] == outcome:
+            return
+        raise RotationFinished(rotation_id=rotation_id, outcome=finished["outcome"])
+    rotation = for_write(w, rotation_id)
+    w.conn.execute(
+        "UPDATE rotations SET outcome = ?, finished_wall = ? WHERE id = ?", (outcome, w.now, rotation["id"])
     )
-
-
-def finish(
-    conn: sqlite3.Connection, *, rotation: RotationRow, outcome: Outcome, who: str, now: float
-) -> None:
-    """Give a rotation its outcome; the site may then start another."""
-    conn.execute(
-        "UPDATE rotations SET outcome = ?, finished_wall = ? WHERE id = ?", (outcome, now, rotation["id"])
-    )
-    history.append(
-        conn,
-        site=rotation["site"],
-        event="rotation_finished",
-        wall=now,
-        rotation_id=rotation["id"],
-        who=who,
-        message=outcome,
-    )
+    w.event("rotation_finished", rotation_id=rotation["id"], message=outcome)

@@ -135,7 +135,12 @@ _V1: tuple[str, ...] = (
     ),
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1,)
+# Version 2: rotations.phase is gone; it never held anything but "started". No index, constraint, trigger
+# or view names the column, so SQLite (3.35 or later) drops it in place: the table stays STRICT and keeps
+# its CHECKs and its indexes. "phase" events in the history of a version-1 file stay (history is immutable).
+_V2: tuple[str, ...] = ("ALTER TABLE rotations DROP COLUMN phase",)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
 """``MIGRATIONS[i]`` upgrades a file from schema version ``i`` to ``i + 1``."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

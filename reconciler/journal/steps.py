@@ -11,240 +11,120 @@ The restart contract (DESIGN.md, safety invariant 5):
 - A step may be recorded done without an intent: a step observation already shows satisfied, or a
   gate that opened. Nothing was acted on, so there was nothing in flight.
 - A failed step may be tried again: a new intent clears the failure and counts the attempt.
-Functions here run inside the caller's write transaction, after it has fenced the lease.
+
+Writes take a ``Fenced`` (the caller's transaction, after the lease passed the fence) and the rotation
+``rotations.for_write`` loaded in it; reads take a connection.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from typing import cast
 
-from reconciler.journal import history
+from reconciler.journal import rows
 from reconciler.journal.errors import StepAlreadyDone
-from reconciler.journal.records import GateRow, Lease, RotationId, RotationRow, StepOutcome, StepRow
-
-_COLUMNS = (
-    "rotation_id, step_id, kind, target, intent_wall, done_wall, applied_at, outcome, message, token, "
-    "attempts"
-)
-
-
-def _to_row(row: sqlite3.Row) -> StepRow:
-    return StepRow(
-        rotation_id=RotationId(row["rotation_id"]),
-        step_id=row["step_id"],
-        kind=row["kind"],
-        target=row["target"],
-        intent_wall=row["intent_wall"],
-        done_wall=row["done_wall"],
-        applied_at=row["applied_at"],
-        outcome=cast(StepOutcome | None, row["outcome"]),
-        message=row["message"],
-        token=row["token"],
-        attempts=row["attempts"],
-    )
+from reconciler.journal.locks import Fenced
+from reconciler.journal.records import GateRow, RotationRow, StepOutcome, StepRow
 
 
 def get(conn: sqlite3.Connection, rotation_id: str, step_id: str) -> StepRow | None:
-    row = conn.execute(
-        f"SELECT {_COLUMNS} FROM steps WHERE rotation_id = ? AND step_id = ?",  # noqa: S608
-        (rotation_id, step_id),
-    ).fetchone()
-    return None if row is None else _to_row(row)
+    return rows.first(
+        rows.select(conn, StepRow, "FROM steps WHERE rotation_id = ? AND step_id = ?", (rotation_id, step_id))
+    )
 
 
 def all_of(conn: sqlite3.Connection, rotation_id: str) -> list[StepRow]:
     """Every step recorded for the rotation, in the order it was first recorded."""
-    rows = conn.execute(
-        f"SELECT {_COLUMNS} FROM steps WHERE rotation_id = ? ORDER BY rowid",  # noqa: S608
-        (rotation_id,),
-    ).fetchall()
-    return [_to_row(row) for row in rows]
+    return rows.select(conn, StepRow, "FROM steps WHERE rotation_id = ? ORDER BY rowid", (rotation_id,))
 
 
 def in_flight(conn: sqlite3.Connection, rotation_id: str) -> list[StepRow]:
     """Steps with an intent and no outcome: what a restart must re-check before anything else."""
-    rows = conn.execute(
-        f"SELECT {_COLUMNS} FROM steps WHERE rotation_id = ? AND intent_wall IS NOT NULL "  # noqa: S608
-        "AND outcome IS NULL ORDER BY intent_wall, rowid",
+    return rows.select(
+        conn,
+        StepRow,
+        "FROM steps WHERE rotation_id = ? AND intent_wall IS NOT NULL AND outcome IS NULL "
+        "ORDER BY intent_wall, rowid",
         (rotation_id,),
-    ).fetchall()
-    return [_to_row(row) for row in rows]
+    )
 
 
-def _is_done(conn: sqlite3.Connection, rotation_id: str, step_id: str) -> bool:
-    existing = get(conn, rotation_id, step_id)
-    return existing is not None and existing["outcome"] == "ok"
+def _is_done(step: StepRow | None) -> bool:
+    return step is not None and step["outcome"] == "ok"
 
 
-def intent(
-    conn: sqlite3.Connection,
-    *,
-    lease: Lease,
-    rotation: RotationRow,
-    step_id: str,
-    kind: str,
-    target: str,
-    now: float,
-) -> None:
+def intent(w: Fenced, rotation: RotationRow, *, step_id: str, kind: str, target: str) -> None:
     """Record that the step is about to be acted on (again, after a crash or a failure)."""
-    existing = get(conn, rotation["id"], step_id)
-    if existing is not None and existing["outcome"] == "ok":
+    existing = get(w.conn, rotation["id"], step_id)
+    if _is_done(existing):
         raise StepAlreadyDone(rotation_id=rotation["id"], step_id=step_id)
     attempts = 1 if existing is None else existing["attempts"] + 1
-    conn.execute(
+    w.conn.execute(
         "INSERT INTO steps (rotation_id, step_id, kind, target, intent_wall, token, attempts) "
         "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (rotation_id, step_id) DO UPDATE SET "
         "kind = excluded.kind, target = excluded.target, intent_wall = excluded.intent_wall, "
         "token = excluded.token, attempts = excluded.attempts, done_wall = NULL, applied_at = NULL, "
         "outcome = NULL, message = ''",
-        (rotation["id"], step_id, kind, target, now, lease.token, attempts),
+        (rotation["id"], step_id, kind, target, w.now, w.lease.token, attempts),
     )
     again = f" (attempt {attempts})" if attempts > 1 else ""
-    history.append(
-        conn,
-        site=rotation["site"],
-        event="intent",
-        wall=now,
-        rotation_id=rotation["id"],
-        step_id=step_id,
-        who=lease.owner,
-        message=f"{kind} {target}{again}".strip(),
-    )
+    w.event("intent", rotation_id=rotation["id"], step_id=step_id, message=f"{kind} {target}{again}".strip())
 
 
-def _finish(
-    conn: sqlite3.Connection,
-    *,
-    lease: Lease,
+def finish(
+    w: Fenced,
     rotation: RotationRow,
+    *,
     step_id: str,
     outcome: StepOutcome,
     applied_at: int | None,
     message: str,
     kind: str,
     target: str,
-    now: float,
-) -> None:
-    conn.execute(
+) -> bool:
+    """Record the step's outcome: ``ok`` once its effect was observed at SEPM time ``applied_at``,
+    ``failed`` when acting on it failed (no longer in flight; a new intent may retry it).
+
+    A step already done stays done: ``ok`` again writes nothing and returns False, ``failed`` is
+    ``StepAlreadyDone``.
+    """
+    if _is_done(get(w.conn, rotation["id"], step_id)):
+        if outcome == "ok":
+            return False
+        raise StepAlreadyDone(rotation_id=rotation["id"], step_id=step_id)
+    w.conn.execute(
         "INSERT INTO steps (rotation_id, step_id, kind, target, done_wall, applied_at, outcome, message, "
         "token) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (rotation_id, step_id) DO UPDATE SET "
         "done_wall = excluded.done_wall, applied_at = excluded.applied_at, outcome = excluded.outcome, "
         "message = excluded.message, token = excluded.token",
-        (rotation["id"], step_id, kind, target, now, applied_at, outcome, message, lease.token),
+        (rotation["id"], step_id, kind, target, w.now, applied_at, outcome, message, w.lease.token),
     )
-    history.append(
-        conn,
-        site=rotation["site"],
-        event="done" if outcome == "ok" else "failed",
-        wall=now,
-        rotation_id=rotation["id"],
-        step_id=step_id,
-        who=lease.owner,
-        message=message,
-    )
-
-
-def done(
-    conn: sqlite3.Connection,
-    *,
-    lease: Lease,
-    rotation: RotationRow,
-    step_id: str,
-    applied_at: int,
-    message: str,
-    kind: str,
-    target: str,
-    now: float,
-) -> bool:
-    """Record the step's effect as observed at SEPM time ``applied_at``; False if it already was."""
-    if _is_done(conn, rotation["id"], step_id):
-        return False
-    _finish(
-        conn,
-        lease=lease,
-        rotation=rotation,
-        step_id=step_id,
-        outcome="ok",
-        applied_at=applied_at,
-        message=message,
-        kind=kind,
-        target=target,
-        now=now,
+    w.event(
+        "done" if outcome == "ok" else "failed", rotation_id=rotation["id"], step_id=step_id, message=message
     )
     return True
 
 
-def failed(
-    conn: sqlite3.Connection,
-    *,
-    lease: Lease,
-    rotation: RotationRow,
-    step_id: str,
-    message: str,
-    kind: str,
-    target: str,
-    now: float,
-) -> None:
-    """Record that acting on the step failed (it is no longer in flight; a new intent may retry it)."""
-    if _is_done(conn, rotation["id"], step_id):
-        raise StepAlreadyDone(rotation_id=rotation["id"], step_id=step_id)
-    _finish(
-        conn,
-        lease=lease,
-        rotation=rotation,
-        step_id=step_id,
-        outcome="failed",
-        applied_at=None,
-        message=message,
-        kind=kind,
-        target=target,
-        now=now,
-    )
-
-
 def record_gate(
-    conn: sqlite3.Connection,
-    *,
-    lease: Lease,
-    rotation: RotationRow,
-    gate_id: str,
-    at: int,
-    passed: int,
-    in_scope: int,
-    dormant: int,
-    now: float,
+    w: Fenced, rotation: RotationRow, *, gate_id: str, at: int, passed: int, in_scope: int, dormant: int
 ) -> None:
     """Store one measurement of a gate (not an event: gates are polled)."""
     if min(passed, in_scope, dormant) < 0 or passed > in_scope:
         raise ValueError(
             f"gate {gate_id!r}: impossible measurement passed={passed} in_scope={in_scope} dormant={dormant}"
         )
-    conn.execute(
+    w.conn.execute(
         "INSERT INTO gate_measurements (rotation_id, gate_id, at, passed, in_scope, dormant, "
         "recorded_wall, token) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (rotation["id"], gate_id, at, passed, in_scope, dormant, now, lease.token),
+        (rotation["id"], gate_id, at, passed, in_scope, dormant, w.now, w.lease.token),
     )
 
 
 def gates(conn: sqlite3.Connection, rotation_id: str, *, gate_id: str | None, limit: int) -> list[GateRow]:
     """Gate measurements of a rotation (one gate, or all), newest first."""
-    rows = conn.execute(
-        "SELECT rotation_id, gate_id, at, passed, in_scope, dormant, recorded_wall, token "
+    return rows.select(
+        conn,
+        GateRow,
         "FROM gate_measurements WHERE rotation_id = ? AND (? IS NULL OR gate_id = ?) "
         "ORDER BY id DESC LIMIT ?",
         (rotation_id, gate_id, gate_id, limit),
-    ).fetchall()
-    return [
-        GateRow(
-            rotation_id=RotationId(row["rotation_id"]),
-            gate_id=row["gate_id"],
-            at=row["at"],
-            passed=row["passed"],
-            in_scope=row["in_scope"],
-            dormant=row["dormant"],
-            recorded_wall=row["recorded_wall"],
-            token=row["token"],
-        )
-        for row in rows
-    ]
+    )

@@ -9,6 +9,8 @@ Contract:
   same transaction (``LockLost`` when it is not current): a second controller cannot act on a locked
   site, and a controller that lost its lock cannot write. Requests from people (``request_*``,
   ``set_suspended``) take no lease.
+- Each method is one of the shapes of ``transactions`` around one function of a sub-module
+  (``locks``, ``rotations``, ``steps``, ``requests``, ``progress``, ``history``), which holds the rules.
 - ``progress`` rebuilds exactly what the planner needs; ``in_flight`` is what a restart must re-check.
 - Free text is stored as given, so callers pass already-redacted messages (never a password, token or
   key). As a last line of defence PEM private-key blocks are cut out and each text is capped at
@@ -18,17 +20,13 @@ Contract:
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 
-from reconciler.journal import history, locks, requests, rotations, steps
-from reconciler.journal.errors import RotationFinished, UnknownRotation
-from reconciler.journal.hygiene import scrub
+from reconciler.journal import history, locks, progress, requests, rotations, steps
+from reconciler.journal.hygiene import clean
 from reconciler.journal.records import (
     GateRow,
     HistoryRow,
@@ -40,16 +38,10 @@ from reconciler.journal.records import (
     SiteStateRow,
     StepRow,
 )
-from reconciler.journal.schema import connect, read_transaction, write_transaction
-from reconciler.model.progress import LocationOriginal, Procedure, Progress, StepRecord
-
-MAX_TEXT = 4000
-"""Longest free text kept (messages, notes, reasons); a command's whole output does not belong here."""
-
-
-def _text(value: str) -> str:
-    cleaned = scrub(value)
-    return cleaned if len(cleaned) <= MAX_TEXT else cleaned[: MAX_TEXT - 1] + "…"
+from reconciler.journal.requests import RequestKind
+from reconciler.journal.schema import connect
+from reconciler.journal.transactions import Transactions
+from reconciler.model.progress import LocationOriginal, Procedure, Progress
 
 
 class Journal:
@@ -63,16 +55,13 @@ class Journal:
         busy_timeout_seconds: float = 10.0,
     ) -> None:
         self.path = Path(path)
-        self._clock = clock
-        self._mutex = threading.Lock()
-        self._conn = connect(self.path, busy_timeout_seconds=busy_timeout_seconds)
+        self._tx = Transactions(connect(self.path, busy_timeout_seconds=busy_timeout_seconds), clock=clock)
 
     def __repr__(self) -> str:
         return f"Journal({str(self.path)!r})"
 
     def close(self) -> None:
-        with self._mutex:
-            self._conn.close()
+        self._tx.close()
 
     def __enter__(self) -> Journal:
         return self
@@ -82,45 +71,26 @@ class Journal:
     ) -> None:
         self.close()
 
-    # -- transactions -------------------------------------------------------------------------------
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._mutex, write_transaction(self._conn) as conn:
-            yield conn
-
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        with self._mutex, read_transaction(self._conn) as conn:
-            yield conn
-
-    @contextmanager
-    def _fenced(self, lease: Lease, rotation_id: str) -> Iterator[tuple[sqlite3.Connection, RotationRow]]:
-        """A write transaction in which ``lease`` holds its site and ``rotation_id`` is in progress there."""
-        with self._write() as conn:
-            locks.fence(conn, lease)
-            yield conn, rotations.for_write(conn, lease, rotation_id)
-
     # -- locks --------------------------------------------------------------------------------------
 
     def acquire_lock(self, site: str, *, owner: str, ttl_seconds: float) -> Lease:
         """Take the site (``SiteLocked`` while another lease is live); see ``locks`` for the contract."""
-        with self._write() as conn:
-            return locks.acquire(conn, site=site, owner=owner, ttl_seconds=ttl_seconds, now=self._clock())
+        with self._tx.write() as conn:
+            return locks.acquire(conn, site=site, owner=owner, ttl_seconds=ttl_seconds, now=self._tx.now())
 
     def renew(self, lease: Lease) -> Lease:
         """Extend the lease by its TTL from now and return it renewed; ``LockLost`` if it was lost."""
-        with self._write() as conn:
-            return locks.renew(conn, lease, now=self._clock())
+        with self._tx.write() as conn:
+            return locks.renew(conn, lease, now=self._tx.now())
 
     def release(self, lease: Lease) -> bool:
         """Give the site up on a clean exit; False when the lease had already been lost."""
-        with self._write() as conn:
-            return locks.release(conn, lease, now=self._clock())
+        with self._tx.write() as conn:
+            return locks.release(conn, lease, now=self._tx.now())
 
     def lock_holder(self, site: str) -> LockRow | None:
         """Who holds the site (possibly with an expired lease nobody has taken over yet)."""
-        with self._read() as conn:
+        with self._tx.read() as conn:
             return locks.holder(conn, site)
 
     # -- rotations ----------------------------------------------------------------------------------
@@ -136,35 +106,20 @@ class Journal:
         started_at: int,
         originals: Mapping[str, LocationOriginal] | None = None,
         original_certificates: Mapping[str, str] | None = None,
-        phase: str = "started",
     ) -> RotationId:
         """Start a rotation of the lease's site; with originals given, record them in the same
         transaction (otherwise ``record_originals`` must precede the first step)."""
-        with self._write() as conn:
-            locks.fence(conn, lease)
-            now = self._clock()
-            rotation_id = rotations.start(
-                conn,
-                lease=lease,
+        with self._tx.fenced(lease) as w:
+            return rotations.start(
+                w,
                 desired_json=desired_json,
                 desired_digest=desired_digest,
                 git_revision=git_revision,
                 procedure=procedure,
                 started_at=started_at,
-                phase=phase,
-                now=now,
+                originals=originals,
+                original_certificates=original_certificates,
             )
-            if originals is not None or original_certificates is not None:
-                rotation = rotations.for_write(conn, lease, rotation_id)
-                rotations.record_originals(
-                    conn,
-                    rotation=rotation,
-                    originals=originals or {},
-                    original_certificates=original_certificates or {},
-                    who=lease.owner,
-                    now=now,
-                )
-            return rotation_id
 
     def record_originals(
         self,
@@ -175,66 +130,42 @@ class Journal:
         original_certificates: Mapping[str, str],
     ) -> None:
         """Write the originals once, before any step (``OriginalsAlreadyRecorded`` otherwise)."""
-        with self._fenced(lease, rotation_id) as (conn, rotation):
-            rotations.record_originals(
-                conn,
-                rotation=rotation,
-                originals=originals,
-                original_certificates=original_certificates,
-                who=lease.owner,
-                now=self._clock(),
-            )
-
-    def set_phase(self, lease: Lease, *, rotation_id: str, phase: str) -> None:
-        with self._fenced(lease, rotation_id) as (conn, rotation):
-            rotations.set_phase(conn, rotation=rotation, phase=phase, who=lease.owner, now=self._clock())
+        self._tx.change(
+            lease,
+            rotation_id,
+            rotations.record_originals,
+            originals=originals,
+            original_certificates=original_certificates,
+        )
 
     def finish_rotation(self, lease: Lease, *, rotation_id: str, outcome: Outcome) -> None:
         """Close the rotation; repeating the same outcome is a no-op, a different one is refused."""
-        with self._write() as conn:
-            locks.fence(conn, lease)
-            rotation = rotations.get(conn, rotation_id)
-            if rotation is not None and rotation["outcome"] is not None:
-                if rotation["site"] == lease.site and rotation["outcome"] == outcome:
-                    return
-                raise RotationFinished(rotation_id=rotation_id, outcome=rotation["outcome"])
-            rotation = rotations.for_write(conn, lease, rotation_id)
-            rotations.finish(conn, rotation=rotation, outcome=outcome, who=lease.owner, now=self._clock())
+        with self._tx.fenced(lease) as w:
+            rotations.finish(w, rotation_id=rotation_id, outcome=outcome)
 
     def active_rotation(self, site: str) -> RotationRow | None:
-        with self._read() as conn:
+        with self._tx.read() as conn:
             return rotations.active(conn, site)
 
     def rotation(self, rotation_id: str) -> RotationRow:
-        with self._read() as conn:
-            return self._existing(conn, rotation_id)
+        with self._tx.read_rotation(rotation_id) as (_, rotation):
+            return rotation
 
     def rotations(self, site: str, *, limit: int = 20) -> list[RotationRow]:
         """The site's rotations, newest first."""
-        with self._read() as conn:
+        with self._tx.read() as conn:
             return rotations.recent(conn, site, limit=limit)
 
-    @staticmethod
-    def _existing(conn: sqlite3.Connection, rotation_id: str) -> RotationRow:
-        rotation = rotations.get(conn, rotation_id)
-        if rotation is None:
-            raise UnknownRotation(rotation_id)
-        return rotation
+    def progress(self, rotation_id: str) -> Progress:
+        """The planner's view of the rotation, read in one snapshot."""
+        with self._tx.read_rotation(rotation_id) as (conn, rotation):
+            return progress.read(conn, rotation)
 
     # -- steps and gates ----------------------------------------------------------------------------
 
     def record_intent(self, lease: Lease, *, rotation_id: str, step_id: str, kind: str, target: str) -> None:
         """Before acting: the step is now in flight until ``record_done`` or ``record_failed``."""
-        with self._fenced(lease, rotation_id) as (conn, rotation):
-            steps.intent(
-                conn,
-                lease=lease,
-                rotation=rotation,
-                step_id=step_id,
-                kind=kind,
-                target=target,
-                now=self._clock(),
-            )
+        self._tx.change(lease, rotation_id, steps.intent, step_id=step_id, kind=kind, target=target)
 
     def record_done(
         self,
@@ -252,34 +183,33 @@ class Journal:
         ``kind`` and ``target`` describe a step recorded done without an intent (already satisfied, or a
         gate); for a step with an intent they are ignored.
         """
-        with self._fenced(lease, rotation_id) as (conn, rotation):
-            return steps.done(
-                conn,
-                lease=lease,
-                rotation=rotation,
-                step_id=step_id,
-                applied_at=applied_at,
-                message=_text(message),
-                kind=kind,
-                target=target,
-                now=self._clock(),
-            )
+        return self._tx.change(
+            lease,
+            rotation_id,
+            steps.finish,
+            step_id=step_id,
+            outcome="ok",
+            applied_at=applied_at,
+            message=clean(message),
+            kind=kind,
+            target=target,
+        )
 
     def record_failed(
         self, lease: Lease, *, rotation_id: str, step_id: str, message: str, kind: str = "", target: str = ""
     ) -> None:
         """Acting failed; ``message`` must already be redacted."""
-        with self._fenced(lease, rotation_id) as (conn, rotation):
-            steps.failed(
-                conn,
-                lease=lease,
-                rotation=rotation,
-                step_id=step_id,
-                message=_text(message),
-                kind=kind,
-                target=target,
-                now=self._clock(),
-            )
+        self._tx.change(
+            lease,
+            rotation_id,
+            steps.finish,
+            step_id=step_id,
+            outcome="failed",
+            applied_at=None,
+            message=clean(message),
+            kind=kind,
+            target=target,
+        )
 
     def record_gate(
         self,
@@ -293,135 +223,73 @@ class Journal:
         dormant: int,
     ) -> None:
         """One measurement of a gate at SEPM time ``at``."""
-        with self._fenced(lease, rotation_id) as (conn, rotation):
-            steps.record_gate(
-                conn,
-                lease=lease,
-                rotation=rotation,
-                gate_id=gate_id,
-                at=at,
-                passed=passed,
-                in_scope=in_scope,
-                dormant=dormant,
-                now=self._clock(),
-            )
+        self._tx.change(
+            lease,
+            rotation_id,
+            steps.record_gate,
+            gate_id=gate_id,
+            at=at,
+            passed=passed,
+            in_scope=in_scope,
+            dormant=dormant,
+        )
 
     def steps(self, rotation_id: str) -> list[StepRow]:
-        with self._read() as conn:
-            self._existing(conn, rotation_id)
+        with self._tx.read_rotation(rotation_id) as (conn, _):
             return steps.all_of(conn, rotation_id)
 
     def in_flight(self, rotation_id: str) -> list[StepRow]:
         """Intent without outcome: what a restart must re-check by observation before anything else."""
-        with self._read() as conn:
-            self._existing(conn, rotation_id)
+        with self._tx.read_rotation(rotation_id) as (conn, _):
             return steps.in_flight(conn, rotation_id)
 
     def gate_measurements(
         self, rotation_id: str, *, gate_id: str | None = None, limit: int = 100
     ) -> list[GateRow]:
         """Measurements of one gate (or all), newest first."""
-        with self._read() as conn:
-            self._existing(conn, rotation_id)
+        with self._tx.read_rotation(rotation_id) as (conn, _):
             return steps.gates(conn, rotation_id, gate_id=gate_id, limit=limit)
-
-    def progress(self, rotation_id: str) -> Progress:
-        """The planner's view of the rotation, read in one snapshot."""
-        with self._read() as conn:
-            rotation = self._existing(conn, rotation_id)
-            originals, certificates = rotations.originals(conn, rotation_id)
-            acknowledged, proceeded, aborted = requests.for_rotation(conn, rotation_id)
-            rows = steps.all_of(conn, rotation_id)
-            done = {
-                row["step_id"]: StepRecord(applied_at=row["applied_at"], message=row["message"])
-                for row in rows
-                if row["outcome"] == "ok" and row["applied_at"] is not None
-            }
-            attempted = tuple(
-                sorted(
-                    row["step_id"]
-                    for row in rows
-                    if row["intent_wall"] is not None and row["step_id"] not in done
-                )
-            )
-        return Progress(
-            rotation_id=rotation["id"],
-            desired_digest=rotation["desired_digest"],
-            procedure=rotation["procedure"],
-            started_at=rotation["started_at"],
-            originals=originals,
-            original_certificates=certificates,
-            done=done,
-            acknowledged=acknowledged,
-            proceeded=proceeded,
-            aborted=aborted or rotation["outcome"] == "aborted",
-            attempted=attempted,
-        )
 
     # -- requests from people -----------------------------------------------------------------------
 
+    def _request(self, site: str, kind: RequestKind, subject: str, *, who: str, text: str) -> RotationId:
+        requests.check(kind, subject=subject, text=text)
+        who, text = clean(who), clean(text)
+        with self._tx.write() as conn:
+            return requests.add(
+                conn, site=site, kind=kind, subject=subject, who=who, text=text, now=self._tx.now()
+            )
+
     def request_ack(self, site: str, step_id: str, *, who: str, note: str = "") -> RotationId:
         """Acknowledge an operator step of the site's rotation in progress (``NoActiveRotation``)."""
-        if not step_id:
-            raise ValueError("an acknowledgement names the step it acknowledges")
-        with self._write() as conn:
-            return requests.add(
-                conn,
-                site=site,
-                kind="ack",
-                subject=step_id,
-                who=_text(who),
-                text=_text(note),
-                now=self._clock(),
-            )
+        return self._request(site, "ack", step_id, who=who, text=note)
 
     def request_proceed(self, site: str, gate_id: str, *, reason: str, who: str) -> RotationId:
         """Break-glass: let a gate of the rotation in progress open without its evidence."""
-        if not gate_id:
-            raise ValueError("proceed names the gate it opens")
-        if not reason.strip():
-            raise ValueError("proceeding past a gate without its evidence needs a reason")
-        with self._write() as conn:
-            return requests.add(
-                conn,
-                site=site,
-                kind="proceed",
-                subject=gate_id,
-                who=_text(who),
-                text=_text(reason),
-                now=self._clock(),
-            )
+        return self._request(site, "proceed", gate_id, who=who, text=reason)
 
     def request_abort(self, site: str, *, who: str, reason: str) -> RotationId:
         """Ask the controller to restore the secure original (never "stop where you are")."""
-        with self._write() as conn:
-            return requests.add(
-                conn,
-                site=site,
-                kind="abort",
-                subject="",
-                who=_text(who),
-                text=_text(reason),
-                now=self._clock(),
-            )
+        return self._request(site, "abort", "", who=who, text=reason)
 
     def set_suspended(self, site: str, suspended: bool, *, who: str, reason: str = "") -> bool:
         """Suspend (freeze) or resume a site; False when it already was in that state."""
-        with self._write() as conn:
+        who, reason = clean(who), clean(reason)
+        with self._tx.write() as conn:
             return requests.set_suspended(
-                conn, site=site, suspended=suspended, who=_text(who), reason=_text(reason), now=self._clock()
+                conn, site=site, suspended=suspended, who=who, reason=reason, now=self._tx.now()
             )
 
     def suspended(self, site: str) -> bool:
-        with self._read() as conn:
+        with self._tx.read() as conn:
             return requests.is_suspended(conn, site)
 
     def site_state(self, site: str) -> SiteStateRow | None:
         """The last suspend or resume of the site, with who and why."""
-        with self._read() as conn:
+        with self._tx.read() as conn:
             return requests.get_state(conn, site)
 
     def history(self, site: str, *, limit: int = 50) -> list[HistoryRow]:
         """The site's newest events, newest first."""
-        with self._read() as conn:
+        with self._tx.read() as conn:
             return history.read(conn, site=site, limit=limit)

@@ -8,19 +8,25 @@ journal_worker.py churn DB SITE
 journal_worker.py hold DB SITE
     lock SITE and start a rotation through the API, then open a raw write transaction that rewrites
     a lot and spills it to the WAL without committing; print "holding" and wait to be killed
+journal_worker.py die-migrating DB
+    open an older journal and kill itself (SIGKILL) once the last migration's statements have run,
+    before the new version is recorded and committed
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sqlite3
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from journal_helpers import start
 
-from reconciler.journal import Journal, Lease, RotationId, SiteLocked
+from reconciler.journal import Journal, Lease, RotationId, SiteLocked, schema
 
 
 def contend(db: Path, site: str, owner: str, go: Path) -> None:
@@ -71,13 +77,29 @@ def hold(db: Path, site: str) -> None:
     time.sleep(120)
 
 
+class _ThenDie(tuple[str, ...]):
+    """A migration's statements, then a kill -9 where the next step would have been the COMMIT."""
+
+    def __iter__(self) -> Iterator[str]:
+        yield from super().__iter__()
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def die_migrating(db: Path) -> None:
+    schema.MIGRATIONS = (*schema.MIGRATIONS[:-1], _ThenDie(schema.MIGRATIONS[-1]))
+    Journal(db)
+    raise SystemExit("the migration ran to its end")
+
+
 if __name__ == "__main__":
-    command, db_path, site_name, *rest = sys.argv[1:]
+    command, db_path, *rest = sys.argv[1:]
     if command == "contend":
-        contend(Path(db_path), site_name, rest[0], Path(rest[1]))
+        contend(Path(db_path), rest[0], rest[1], Path(rest[2]))
     elif command == "churn":
-        churn(Path(db_path), site_name)
+        churn(Path(db_path), rest[0])
     elif command == "hold":
-        hold(Path(db_path), site_name)
+        hold(Path(db_path), rest[0])
+    elif command == "die-migrating":
+        die_migrating(Path(db_path))
     else:
         raise SystemExit(f"unknown command {command!r}")

@@ -95,7 +95,6 @@ WRITES: list[tuple[str, Callable[[Journal, Lease, RotationId], object]]] = [
         "record_originals",
         lambda j, lease, r: j.record_originals(lease, rotation_id=r, originals={}, original_certificates={}),
     ),
-    ("set_phase", lambda j, lease, r: j.set_phase(lease, rotation_id=r, phase="updating")),
     (
         "record_intent",
         lambda j, lease, r: j.record_intent(lease, rotation_id=r, step_id="s", kind="gate", target=""),

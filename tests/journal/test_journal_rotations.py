@@ -153,15 +153,6 @@ def test_unusable_desired_state_is_refused(journal: Journal, lease: Lease, desir
     assert journal.active_rotation(SITE) is None
 
 
-def test_phase_changes_are_recorded_once(journal: Journal, lease: Lease, rotation: RotationId) -> None:
-    """Setting a new phase updates the rotation and logs one event; repeating it logs nothing."""
-    journal.set_phase(lease, rotation_id=rotation, phase="secure-communications-off")
-    journal.set_phase(lease, rotation_id=rotation, phase="secure-communications-off")
-    assert journal.rotation(rotation)["phase"] == "secure-communications-off"
-    phases = [h for h in journal.history(SITE) if h["event"] == "phase"]
-    assert [h["message"] for h in phases] == ["started -> secure-communications-off"]
-
-
 def test_unknown_rotation_is_named(journal: Journal) -> None:
     """Reading a rotation that does not exist says which id was asked for."""
     with pytest.raises(UnknownRotation, match="r-missing"):

@@ -80,9 +80,9 @@ def test_one_rotation_in_progress_per_site_is_a_schema_rule(
     """Even raw SQL cannot give a site a second rotation in progress."""
     with sqlite3.connect(journal_path) as raw, pytest.raises(sqlite3.IntegrityError):
         raw.execute(
-            "INSERT INTO rotations (id, site, desired_digest, git_revision, desired_json, procedure, phase, "
+            "INSERT INTO rotations (id, site, desired_digest, git_revision, desired_json, procedure, "
             "started_at, created_wall, token) SELECT 'other', site, desired_digest, git_revision, "
-            "desired_json, procedure, phase, started_at, created_wall, token FROM rotations"
+            "desired_json, procedure, started_at, created_wall, token FROM rotations"
         )
 
 
@@ -114,7 +114,7 @@ def test_default_journal_path(environ: dict[str, str], is_root: bool, expected: 
 def test_new_migrations_apply_in_order_to_an_existing_file(
     journal_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A file at version 1 gets only the migrations after 1, and the recorded version follows."""
+    """A file at this release's version gets only the migrations after it; the recorded version follows."""
     with Journal(journal_path, clock=clock) as old:
         old.set_suspended(SITE, True, who="ops", reason="kept across the upgrade")
     v2 = ("CREATE TABLE added_in_v2 (x INTEGER) STRICT",)
