@@ -29,7 +29,7 @@ from typing import Any
 from reconciler.sim.app import Simulator
 from reconciler.sim.console_client import ConsoleClient, ConsoleClientError, quote_segment
 from reconciler.sim.errors import SimError
-from reconciler.sim.scenario import ScenarioError
+from reconciler.sim.scenario_files import ScenarioError
 from reconciler.sim.views import TLS_PORT_KINDS
 
 _PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----.+?-----END \1-----\s*", re.DOTALL)

@@ -16,7 +16,7 @@ from cryptography.x509.oid import NameOID
 from reconciler.sim.certs import fingerprint, generate_self_signed
 from reconciler.sim.clock import SimClock
 from reconciler.sim.engine import GroupView, NotFound, Refused, SimError, Site
-from reconciler.sim.scenario import load_scenario
+from reconciler.sim.scenario_files import load_scenario
 
 START = 1_700_000_000_000
 SERIAL = re.compile(r"^[0-9A-F]{4}-\d\d/\d\d/\d{4} \d\d:\d\d:\d\d \d{3}$")

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from reconciler.sim.app import Simulator
-from reconciler.sim.scenario import parse_scenario
+from reconciler.sim.scenario_files import parse_scenario
 from reconciler.sim.testing import SepmSession
 
 PASSWORD = "Settings-Pa55"

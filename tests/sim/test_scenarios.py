@@ -11,7 +11,7 @@ import pytest
 from reconciler.sim.certs import generate_self_signed
 from reconciler.sim.clock import SimClock
 from reconciler.sim.engine import Site
-from reconciler.sim.scenario import ScenarioError, load_scenario, parse_scenario, shipped_scenarios
+from reconciler.sim.scenario_files import ScenarioError, load_scenario, parse_scenario, shipped_scenarios
 from reconciler.sim.trust import is_legacy
 
 START = 1_700_000_000_000

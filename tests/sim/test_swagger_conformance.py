@@ -26,7 +26,7 @@ import pytest
 from jsonschema import Draft4Validator, FormatChecker
 
 from reconciler.sim.app import Simulator
-from reconciler.sim.scenario import parse_scenario
+from reconciler.sim.scenario_files import parse_scenario
 from reconciler.sim.testing import SepmSession
 
 SWAGGER_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "sepm-api" / "broadcom-swagger"

@@ -14,7 +14,7 @@ import pytest
 from reconciler.sim.app import Simulator
 from reconciler.sim.certs import fingerprint, generate_self_signed
 from reconciler.sim.http import Listener, Request, Response, json_response
-from reconciler.sim.scenario import shipped_scenarios
+from reconciler.sim.scenario_files import shipped_scenarios
 from reconciler.sim.tls import CertificateSlot
 
 HOST = "127.0.0.1"

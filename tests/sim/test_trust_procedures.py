@@ -15,7 +15,7 @@ import pytest
 from reconciler.sim.certs import generate_self_signed
 from reconciler.sim.clock import SimClock
 from reconciler.sim.engine import LocationSettingsView, Site
-from reconciler.sim.scenario import load_scenario, parse_scenario
+from reconciler.sim.scenario_files import load_scenario, parse_scenario
 from reconciler.sim.trust import is_legacy
 
 START = 1_700_000_000_000
