@@ -146,6 +146,24 @@ class Operator:
         ]
         assert lagging == [], f"gate not passed by {lagging}"
 
+    def single_server_procedure(
+        self, targets: list[tuple[str, str]], *, servers: tuple[str, ...] = ("sepm01",)
+    ) -> None:
+        """The seed's single-server treatment of ``targets`` (group path, location) around the
+        certificate updates of ``servers``: HTTP copy of the MSL assigned with secure communication off,
+        gate; each server's certificate, gate; the secure originals back, gate."""
+        self.console.call("POST", "msls/copy", {"source": DEFAULT_MSL, "name": HTTP_COPY, "protocol": "http"})
+        started = self.now()
+        self.assign(targets, msl=HTTP_COPY, secure=False)
+        self.wait_gate(started)
+        for server in servers:
+            updated = self.now()
+            self.update_certificate(server)
+            self.wait_gate(updated)
+        restored = self.now()
+        self.assign(targets, msl=DEFAULT_MSL, secure=True)
+        self.wait_gate(restored)
+
     def report(self) -> dict[str, Any]:
         return self.console.call("GET", "report")
 
@@ -182,16 +200,7 @@ def test_naive_rotation_orphans_every_online_client(operator):
 @pytest.mark.parametrize("operator", [pytest.param(single_server_site(), id="single-server")], indirect=True)
 def test_single_server_procedure_orphans_nobody(operator):
     """HTTP copy assigned with secure communication off, gate, certificate, gate, restore: no orphans."""
-    operator.console.call("POST", "msls/copy", {"source": DEFAULT_MSL, "name": HTTP_COPY, "protocol": "http"})
-    started = operator.now()
-    operator.assign(SINGLE_TARGETS, msl=HTTP_COPY, secure=False)
-    operator.wait_gate(started)
-    updated = operator.now()
-    operator.update_certificate("sepm01")
-    operator.wait_gate(updated)
-    restored = operator.now()
-    operator.assign(SINGLE_TARGETS, msl=DEFAULT_MSL, secure=True)
-    operator.wait_gate(restored)
+    operator.single_server_procedure(SINGLE_TARGETS)
     report = operator.report()
     assert report["orphaned"] == []
     assert report["cutOff"] == []
@@ -231,18 +240,8 @@ def test_multi_server_procedure_orphans_only_legacy_clients(operator, legacy_orp
 )
 def test_mixed_procedure_saves_the_legacy_group(operator):
     """Wrapping the rolling updates in the single-server treatment of the 14.2 group orphans nobody."""
-    operator.console.call("POST", "msls/copy", {"source": DEFAULT_MSL, "name": HTTP_COPY, "protocol": "http"})
     legacy_group = [("My Company\\Legacy", "Default")]
-    started = operator.now()
-    operator.assign(legacy_group, msl=HTTP_COPY, secure=False)
-    operator.wait_gate(started)
-    for server in ("sepm01", "sepm02"):
-        changed = operator.now()
-        operator.update_certificate(server)
-        operator.wait_gate(changed)
-    restored = operator.now()
-    operator.assign(legacy_group, msl=DEFAULT_MSL, secure=True)
-    operator.wait_gate(restored)
+    operator.single_server_procedure(legacy_group, servers=("sepm01", "sepm02"))
     report = operator.report()
     assert report["orphaned"] == []
     assert list(report["insecureWindows"]) == ["My Company\\Legacy"]
@@ -258,16 +257,7 @@ def test_a_client_offline_during_the_rotation_is_orphaned_and_reported(operator)
         c["uniqueId"] for c in operator.rest.walk("computers", page_size=100)[0] if c["onlineStatus"] == 0
     }
     assert len(away) == 1
-    operator.console.call("POST", "msls/copy", {"source": DEFAULT_MSL, "name": HTTP_COPY, "protocol": "http"})
-    started = operator.now()
-    operator.assign(SINGLE_TARGETS, msl=HTTP_COPY, secure=False)
-    operator.wait_gate(started)
-    updated = operator.now()
-    operator.update_certificate("sepm01")
-    operator.wait_gate(updated)
-    restored = operator.now()
-    operator.assign(SINGLE_TARGETS, msl=DEFAULT_MSL, secure=True)
-    operator.wait_gate(restored)
+    operator.single_server_procedure(SINGLE_TARGETS)
     # The client returns after the rotation (40,000 s after start) and tries its old, cached trust.
     operator.advance(40_000)
     report = operator.report()
