@@ -20,7 +20,7 @@ from typing import TypeVar
 from reconciler.sim.certs import generate_self_signed
 from reconciler.sim.clock import SimClock
 from reconciler.sim.engine import Site
-from reconciler.sim.scenario import load_scenario
+from reconciler.sim.scenario_files import load_scenario
 
 T = TypeVar("T")
 PAGE = 1000

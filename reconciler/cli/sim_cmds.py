@@ -29,7 +29,8 @@ from typing import Any
 from reconciler.sim.app import Simulator
 from reconciler.sim.console_client import ConsoleClient, ConsoleClientError, quote_segment
 from reconciler.sim.errors import SimError
-from reconciler.sim.scenario import ScenarioError
+from reconciler.sim.faults import FAULT_KINDS
+from reconciler.sim.scenario_files import ScenarioError
 from reconciler.sim.views import TLS_PORT_KINDS
 
 _PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----.+?-----END \1-----\s*", re.DOTALL)
@@ -92,23 +93,7 @@ def _register_actions(actions: argparse._SubParsersAction[Any]) -> None:
     clock = action("clock", "print (or advance) the simulated clock", _clock)
     clock.add_argument("--advance-ms", type=int, help="jump the simulated clock forward")
     fault = action("fault", "switch faults on or off", _fault)
-    fault.add_argument(
-        "kind",
-        choices=(
-            "list",
-            "clear",
-            "errors",
-            "too-many-requests",
-            "delay",
-            "page",
-            "throttle",
-            "expire-tokens",
-            "server-down",
-            "server-up",
-            "corrupt-certificate",
-            "repair-certificate",
-        ),
-    )
+    fault.add_argument("kind", choices=_fault_choices())
     fault.add_argument("--share", type=float, help="errors: share of REST requests that fail (0..1)")
     fault.add_argument("--status", type=int, help="errors: 500|503; page: the error status")
     fault.add_argument("--count", type=int, help="too-many-requests: how many requests answer 429")
@@ -119,6 +104,14 @@ def _register_actions(actions: argparse._SubParsersAction[Any]) -> None:
     fault.add_argument("--per-minute", type=int, help="throttle: REST calls per real minute (0 = off)")
     fault.add_argument("--server", help="server-down|up, corrupt-|repair-certificate: the server")
     fault.add_argument("--port", choices=TLS_PORT_KINDS, help="corrupt-certificate: the port")
+
+
+def _fault_choices() -> tuple[str, ...]:
+    """list, clear and the simulator's fault kinds, with server-up (server-down, down false) after
+    server-down."""
+    kinds = list(FAULT_KINDS)
+    kinds.insert(kinds.index("server-down") + 1, "server-up")
+    return ("list", "clear", *kinds)
 
 
 def _console_handler(run: Any) -> Any:

@@ -41,7 +41,8 @@ from reconciler.sim.faults import Faults
 from reconciler.sim.http import Handler, Listener, Request, Response, json_response
 from reconciler.sim.rest import API_PREFIX, RestApi
 from reconciler.sim.rest_auth import Sessions
-from reconciler.sim.scenario import Scenario, load_scenario
+from reconciler.sim.scenario import Scenario
+from reconciler.sim.scenario_files import load_scenario
 from reconciler.sim.tls import CertificateSlot, control_certificate
 from reconciler.sim.views import TLS_PORT_KINDS, ServerView
 

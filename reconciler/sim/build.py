@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 from reconciler.sim.certs import fingerprint, generate_self_signed
 from reconciler.sim.clients import Client, Population
+from reconciler.sim.group_paths import PATH_SEPARATOR, parent_path
 from reconciler.sim.scenario import (
-    PATH_SEPARATOR,
     DormantSchedule,
     GenerateSpec,
     OfflineSchedule,
@@ -27,7 +27,6 @@ from reconciler.sim.scenario import (
     Scenario,
     Schedule,
     SettingsSpec,
-    parent_path,
 )
 from reconciler.sim.schedule import Windows, normalize_windows
 from reconciler.sim.serial import format_serial

@@ -2,6 +2,8 @@
 
 Contract:
 - ``generate_self_signed(cn)`` -> (certificate PEM, private key PEM, unencrypted PKCS#8).
+- ``self_signed(key, cn, ...)`` is the one certificate builder: SEPM-like server certificates above,
+  the control listener's EC certificate (``reconciler.sim.tls``) and the tests' deliberately weak ones.
 - ``fingerprint(cert_pem)`` -> SHA-256 of the DER certificate, upper-case colon-separated pairs, the
   spelling SEPM's console and ``openssl x509 -fingerprint -sha256`` use.
 - ``load_keystore(data, password)`` accepts a PEM bundle (certificate + key, the key optionally
@@ -14,10 +16,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Sequence
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
@@ -31,25 +35,45 @@ class CertificateError(ValueError):
 def generate_self_signed(common_name: str, *, not_after_days: int = 3650) -> tuple[bytes, bytes]:
     """A new 2048-bit RSA key and a self-signed certificate for it, both PEM."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=MIN_RSA_BITS)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     # Back-date a little so that a client clock a few minutes behind still accepts the certificate.
     not_before = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
-    cert = (
+    return self_signed(
+        key,
+        common_name,
+        not_before=not_before,
+        not_after=not_before + dt.timedelta(days=not_after_days),
+        extensions=[
+            (x509.BasicConstraints(ca=True, path_length=None), True),
+            (x509.SubjectAlternativeName([x509.DNSName(common_name)]), False),
+        ],
+    )
+
+
+def self_signed(
+    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey,
+    common_name: str,
+    *,
+    not_before: dt.datetime,
+    not_after: dt.datetime,
+    serial_number: int | None = None,
+    extensions: Sequence[tuple[x509.ExtensionType, bool]] = (),
+) -> tuple[bytes, bytes]:
+    """(certificate PEM, key PEM): a SHA-256 certificate that ``key`` signs for itself, subject and
+    issuer ``CN=common_name``, a random serial unless given, ``extensions`` as (extension, critical)."""
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    builder = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
         .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
+        .serial_number(x509.random_serial_number() if serial_number is None else serial_number)
         .not_valid_before(not_before)
-        .not_valid_after(not_before + dt.timedelta(days=not_after_days))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(common_name)]), critical=False)
-        .sign(key, hashes.SHA256())
+        .not_valid_after(not_after)
     )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return cert.public_bytes(serialization.Encoding.PEM), key_pem
+    for extension, critical in extensions:
+        builder = builder.add_extension(extension, critical=critical)
+    cert = builder.sign(key, hashes.SHA256())
+    return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)
 
 
 def fingerprint(cert_pem: bytes) -> str:
@@ -81,10 +105,7 @@ def load_keystore(data: bytes, password: bytes | None) -> tuple[bytes, bytes]:
         if loaded_key is None or loaded_cert is None:
             raise CertificateError("the PKCS#12 keystore lacks a certificate or a private key")
         cert, key = loaded_cert, loaded_key
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return cert.public_bytes(serialization.Encoding.PEM), key_pem
+    return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)
 
 
 def validate_pair(cert_pem: bytes, key_pem: bytes) -> None:
@@ -107,6 +128,13 @@ def common_name(cert_pem: bytes) -> str:
     """The certificate's subject CN, or '' when it has none."""
     attrs = _load_cert(cert_pem).subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     return str(attrs[0].value) if attrs else ""
+
+
+def _key_pem(key: PrivateKeyTypes) -> bytes:
+    """The key as unencrypted PKCS#8 PEM, the form the simulator keeps and hands out."""
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def _load_cert(data: bytes) -> x509.Certificate:

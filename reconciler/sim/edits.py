@@ -12,7 +12,7 @@ from typing import Any
 
 from reconciler.sim.certs import CertificateError, fingerprint, validate_pair
 from reconciler.sim.errors import Refused
-from reconciler.sim.scenario import PATH_SEPARATOR
+from reconciler.sim.group_paths import PATH_SEPARATOR
 from reconciler.sim.topology import Group, Location, Msl, Server, Settings, Topology
 from reconciler.sim.views import MslEntry
 

@@ -1,4 +1,4 @@
-"""Scenarios: the YAML description of a simulated SEPM site, validated strictly.
+"""Scenarios: the schema of the YAML description of a simulated SEPM site.
 
 A scenario names the site, the admin account, the servers (nominal ports; optional fixed loopback ports
 to listen on), the Management Server Lists, the group tree under ``My Company`` with its communication
@@ -7,30 +7,22 @@ tree (benchmarks). Certificates are never in a scenario: each server gets a fres
 self-signed certificate when the site starts. Neither is the admin password unless the scenario fixes
 one (tests); otherwise the site generates it.
 
-Validation is strict (unknown fields are errors) and an error names the file, the line when it can be
-found and the field: ``single-server.yaml:14: groups.2.settings.msl: unknown MSL 'Nope'``.
-
-Shipped scenarios live in ``reconciler/sim/scenarios/<name>.yaml``; ``load_scenario`` takes such a name
-or a path.
+Validation is strict: unknown fields are errors, every model is frozen, and the rules that span fields
+(unique names, references that resolve, the root group first) run once the fields are valid
+(``reconciler.sim.scenario_references``). Reading files, shipped names and ``file:line: field`` errors
+live in ``reconciler.sim.scenario_files``.
 """
 
 from __future__ import annotations
 
 import re
-from importlib import resources
-from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-ROOT_GROUP = "My Company"
-PATH_SEPARATOR = "\\"
+from reconciler.sim.scenario_references import check_references
+
 _VERSION = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
-
-
-class ScenarioError(ValueError):
-    """A scenario file is unreadable or invalid; the message names the file, line and field."""
 
 
 class _Strict(BaseModel):
@@ -212,145 +204,5 @@ class Scenario(_Strict):
 
     @model_validator(mode="after")
     def _references(self) -> Scenario:
-        _check_references(self)
+        check_references(self)
         return self
-
-
-class _ReferenceError(ValueError):
-    """A cross-reference error, with the field it is about (pydantic only knows the whole model)."""
-
-    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
-        super().__init__(f"{'.'.join(str(p) for p in loc)}: {message}")
-        self.loc = loc
-        self.message = message
-
-
-def _check_references(s: Scenario) -> None:
-    servers = [srv.name for srv in s.servers]
-    _unique(("servers",), servers)
-    msls = [m.name for m in s.msls]
-    _unique(("msls",), msls)
-    for i, m in enumerate(s.msls):
-        for j, entry in enumerate(m.entries):
-            if entry.server not in servers:
-                raise _ReferenceError(("msls", i, "entries", j, "server"), f"unknown server {entry.server!r}")
-        _unique(("msls", i, "entries"), [e.server for e in m.entries])
-    paths = [g.path for g in s.groups]
-    _unique(("groups",), paths)
-    root = s.groups[0]
-    settings = root.settings
-    if (
-        root.path != ROOT_GROUP
-        or root.inherits
-        or settings is None
-        or None
-        in (
-            settings.msl,
-            settings.secure_communications,
-            settings.heartbeat_seconds,
-            settings.mode,
-        )
-    ):
-        raise _ReferenceError(
-            ("groups", 0), f"the first group must be {ROOT_GROUP!r}, not inheriting, with complete settings"
-        )
-    seen: set[str] = set()
-    for i, g in enumerate(s.groups):
-        parent = parent_path(g.path)
-        if i and parent not in seen:
-            raise _ReferenceError(("groups", i, "path"), f"{g.path!r} comes before its parent (or has none)")
-        seen.add(g.path)
-        _unique(("groups", i, "locations"), ["Default", *(loc.name for loc in g.locations)])
-        where: list[tuple[tuple[str | int, ...], SettingsSpec | None]] = [
-            (("groups", i, "settings"), g.settings)
-        ]
-        where += [
-            (("groups", i, "locations", k, "settings"), loc.settings) for k, loc in enumerate(g.locations)
-        ]
-        for loc_path, spec in where:
-            if spec is not None and spec.msl is not None and spec.msl not in msls:
-                raise _ReferenceError((*loc_path, "msl"), f"unknown MSL {spec.msl!r}")
-    locations = {g.path: {"Default", *(loc.name for loc in g.locations)} for g in s.groups}
-    for i, pop in enumerate(s.clients):
-        if pop.group not in locations:
-            raise _ReferenceError(("clients", i, "group"), f"unknown group {pop.group!r}")
-        if pop.location is not None and pop.location not in locations[pop.group]:
-            raise _ReferenceError(("clients", i, "location"), f"unknown location {pop.location!r}")
-    if s.generate is not None and s.generate.msl not in msls:
-        raise _ReferenceError(("generate", "msl"), f"unknown MSL {s.generate.msl!r}")
-
-
-def _unique(loc: tuple[str | int, ...], names: list[str]) -> None:
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise _ReferenceError(loc, f"duplicate names: {', '.join(dupes)}")
-
-
-def parent_path(path: str) -> str:
-    """``My Company\\Sales\\EU`` -> ``My Company\\Sales``; the root's parent is ''."""
-    head, sep, _tail = path.rpartition(PATH_SEPARATOR)
-    return head if sep else ""
-
-
-def shipped_scenarios() -> list[str]:
-    """Names of the scenarios shipped with the package."""
-    folder = resources.files("reconciler.sim") / "scenarios"
-    return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
-
-
-def load_scenario(name_or_path: str | Path) -> Scenario:
-    """A shipped scenario by name, or a scenario file by path; raises ScenarioError."""
-    text: str
-    label: str
-    candidate = Path(name_or_path)
-    if isinstance(name_or_path, str) and name_or_path in shipped_scenarios():
-        resource = resources.files("reconciler.sim") / "scenarios" / f"{name_or_path}.yaml"
-        text, label = resource.read_text(encoding="utf-8"), f"{name_or_path}.yaml"
-    elif candidate.is_file():
-        text, label = candidate.read_text(encoding="utf-8"), str(candidate)
-    else:
-        raise ScenarioError(
-            f"no scenario {str(name_or_path)!r}: neither a file nor one of {', '.join(shipped_scenarios())}"
-        )
-    return parse_scenario(text, source=label)
-
-
-def parse_scenario(text: str, *, source: str = "<scenario>") -> Scenario:
-    """Validate scenario YAML text; errors name ``source``, the line and the field."""
-    try:
-        data = yaml.safe_load(text)
-        root = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"{source}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ScenarioError(f"{source}: a scenario is a mapping (site, servers, msls, groups, clients)")
-    try:
-        return Scenario.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = tuple(first["loc"])
-        message = str(first["msg"]).removeprefix("Value error, ")
-        cause = first.get("ctx", {}).get("error")
-        if isinstance(cause, _ReferenceError):
-            loc, message = (*loc, *cause.loc), cause.message
-        field = ".".join(str(part) for part in loc) or "(top level)"
-        line = _line_of(root, loc)
-        where = f"{source}:{line}" if line else source
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise ScenarioError(f"{where}: {field}: {message}{more}") from None
-
-
-def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
-    """The 1-based line of the deepest YAML node on the path ``loc``, for error messages."""
-    line = node.start_mark.line + 1 if node is not None else None
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            node = next((v for k, v in node.value if getattr(k, "value", None) == part), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-        else:
-            break
-        if node is None:
-            break
-        line = node.start_mark.line + 1
-    return line

@@ -49,34 +49,21 @@ def next_checkin(anchor: int, h: int, windows: Windows, dormant: bool, t: int) -
     """The first check-in strictly after ``t`` (``t >= anchor``), or NEVER."""
     if dormant:
         return NEVER
-    base = anchor
-    for a, b in windows:
-        if _skipped(base, h, a, b):
-            continue
-        if t < a:
-            candidate = base + ((t - base) // h + 1) * h
-            return candidate if candidate < a else b
-        if t < b:
-            return b
-        base = b  # back online at b: the grid restarts there
-    return base + ((t - base) // h + 1) * h
+    base, _passed, window = _walk(anchor, h, windows, t)
+    following = base + ((t - base) // h + 1) * h
+    if window is not None and following >= window[0]:
+        return window[1]  # offline at the next grid point (or already): back online at b
+    return following
 
 
 def last_checkin(anchor: int, h: int, windows: Windows, dormant: bool, t: int) -> int:
     """The last check-in at or before ``t`` (``t >= anchor``); ``anchor`` itself counts."""
     if dormant:
         return anchor
-    base = anchor
-    for a, b in windows:
-        if _skipped(base, h, a, b):
-            continue
-        if t < a:
-            break
-        if t < b:
-            # Offline now: the last grid point before the window started (base < a always holds).
-            return base + ((a - 1 - base) // h) * h
-        base = b
-    return base + ((t - base) // h) * h
+    base, _passed, window = _walk(anchor, h, windows, t)
+    # Offline now: the last grid point before the window started (base < a always holds).
+    online_until = t if window is None else min(t, window[0] - 1)
+    return base + ((online_until - base) // h) * h
 
 
 def count_checkins(anchor: int, h: int, windows: Windows, dormant: bool, *, since: int, until: int) -> int:
@@ -88,20 +75,30 @@ def count_checkins(anchor: int, h: int, windows: Windows, dormant: bool, *, sinc
 
 def _index(anchor: int, h: int, windows: Windows, t: int) -> int:
     """Number of check-ins in ``(anchor, t]``."""
-    total = 0
-    base = anchor
-    for a, b in windows:
+    base, passed, window = _walk(anchor, h, windows, t)
+    online_until = t if window is None else min(t, window[0] - 1)
+    return passed + (online_until - base) // h
+
+
+def _walk(anchor: int, h: int, windows: Windows, t: int) -> tuple[int, int, tuple[int, int] | None]:
+    """Follow the grid from ``anchor`` up to ``t``, across the windows the client has come back from.
+
+    Returns ``(base, passed, window)``: ``base`` is where the grid in force at ``t`` starts (the anchor,
+    or the end of the last window the client came back from by ``t``), ``passed`` the number of
+    check-ins in ``(anchor, base]``, and ``window`` the first window that still matters at ``t`` (``t``
+    is before it or inside it), or None. The three closed forms above are read off this one walk.
+    """
+    base, passed = anchor, 0
+    for window in windows:
+        a, b = window
         if _skipped(base, h, a, b):
             continue
-        if t < a:
-            break
-        # Grid points in (base, a), then the return at b if it is not later than t.
-        total += (a - 1 - base) // h
         if t < b:
-            return total
-        total += 1
+            return base, passed, window
+        # Grid points in (base, a), then the return at b, where the grid restarts.
+        passed += (a - 1 - base) // h + 1
         base = b
-    return total + (t - base) // h
+    return base, passed, None
 
 
 def _skipped(base: int, h: int, a: int, b: int) -> bool:

@@ -26,9 +26,9 @@ import threading
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+
+from reconciler.sim.certs import self_signed
 
 
 def server_context(cert_pem: bytes, key_pem: bytes) -> ssl.SSLContext:
@@ -81,23 +81,14 @@ class CertificateSlot:
 
 def control_certificate(host: str, *, days: int = 30) -> tuple[bytes, bytes]:
     """A fresh self-signed (cert_pem, key_pem) for the control listener, valid for the IP `host`."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sepm-simulator-control")])
     now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=days))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]), False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
+    return self_signed(
+        ec.generate_private_key(ec.SECP256R1()),
+        "sepm-simulator-control",
+        not_before=now - datetime.timedelta(minutes=5),
+        not_after=now + datetime.timedelta(days=days),
+        extensions=[
+            (x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]), False),
+            (x509.BasicConstraints(ca=True, path_length=None), True),
+        ],
     )
-    cert_pem = certificate.public_bytes(serialization.Encoding.PEM)
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return cert_pem, key_pem

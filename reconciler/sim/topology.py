@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from reconciler.sim.errors import NotFound
-from reconciler.sim.scenario import PATH_SEPARATOR
+from reconciler.sim.group_paths import PATH_SEPARATOR
 from reconciler.sim.trust import CachedPolicy, CachedServer, ServerNow
 from reconciler.sim.views import MslEntry
 

@@ -19,19 +19,10 @@ from reconciler.model.observed import Observed
 from reconciler.sepm.client import SepmClient
 from reconciler.sepm.errors import IncompleteObservation, PinMismatch
 from reconciler.sepm.observer import Observer
-
-app = pytest.importorskip("reconciler.sim.app", reason="the simulator (reconciler.sim.app) is not available")
+from reconciler.sim import app
+from tests.sim.helpers import SMALL_SCENARIOS
 
 FROZEN = 1e-6  # simulated ms per real ms: time stands still unless a test advances it
-SMALL_SCENARIOS = [
-    "single-server",
-    "two-server-failover",
-    "mixed-14-2",
-    "nested-overrides",
-    "custom-http-port",
-    "already-insecure",
-    "one-server-msl",
-]
 
 
 @pytest.fixture

@@ -3,60 +3,32 @@
 from __future__ import annotations
 
 import base64
-import datetime
-from collections.abc import Iterator
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.serialization import pkcs12
-from cryptography.x509.oid import NameOID
 
 from reconciler.sim.app import Simulator
 from reconciler.sim.certs import fingerprint, generate_self_signed
 from reconciler.sim.console_client import ConsoleClient, ConsoleClientError
 from reconciler.sim.scenario import Scenario
-from reconciler.sim.testing import SepmSession, console, presented_fingerprint
+from reconciler.sim.testing import console, presented_fingerprint
+from tests.sim.helpers import DEFAULT_MSL, make_scenario, pkcs12_of, population, weak_pair
 
 PASSWORD = "Console-Pa55"
 KEYSTORE_PASSWORD = "keystore-Secret-42"
-DEFAULT_MSL = "Default Management Server List"
 TLS_KINDS = ("https", "console", "rest")
 
 
-def console_scenario() -> Scenario:
-    return Scenario.model_validate(
-        {
-            "site": "console",
-            "admin": {"username": "admin", "password": PASSWORD},
-            "servers": [{"name": "sepm01"}, {"name": "sepm02", "ports": {"http": 8080}}],
-            "msls": [
-                {"name": DEFAULT_MSL, "entries": [{"server": "sepm01"}, {"server": "sepm02", "priority": 2}]}
-            ],
-            "groups": [
-                {
-                    "path": "My Company",
-                    "settings": {
-                        "msl": DEFAULT_MSL,
-                        "secure_communications": True,
-                        "heartbeat_seconds": 300,
-                        "mode": "PULL",
-                    },
-                },
-                {"path": "My Company\\Sales"},
-            ],
-            "clients": [{"group": "My Company\\Sales", "count": 5, "versions": {"14.3.9816.7000": 1.0}}],
-            "replication_partners": [{"name": "dr-site"}],
-        }
-    )
-
-
 @pytest.fixture
-def sim() -> Iterator[Simulator]:
-    with Simulator(console_scenario()) as running:
-        yield running
+def scenario() -> Scenario:
+    return make_scenario(
+        "console",
+        password=PASSWORD,
+        servers=["sepm01", {"name": "sepm02", "ports": {"http": 8080}}],
+        groups=[{"path": "My Company\\Sales"}],
+        clients=[population("My Company\\Sales", 5)],
+        replication_partners=[{"name": "dr-site"}],
+    )
 
 
 @pytest.fixture
@@ -64,44 +36,9 @@ def client(sim) -> ConsoleClient:
     return console(sim)
 
 
-@pytest.fixture
-def rest(sim) -> Iterator[SepmSession]:
-    with SepmSession(sim.endpoints["restUrl"]) as session:
-        assert session.authenticate("admin", PASSWORD).status_code == 200
-        yield session
-
-
 def _presented(sim: Simulator, server: str) -> dict[str, str]:
     ports = sim.endpoints["servers"][server]
     return {kind: presented_fingerprint("127.0.0.1", ports[kind]) for kind in TLS_KINDS}
-
-
-def _p12(cert_pem: bytes, key_pem: bytes, password: str) -> bytes:
-    cert = x509.load_pem_x509_certificate(cert_pem)
-    key = serialization.load_pem_private_key(key_pem, password=None)
-    assert isinstance(key, rsa.RSAPrivateKey)
-    encryption = serialization.BestAvailableEncryption(password.encode())
-    return pkcs12.serialize_key_and_certificates(b"sepm", key, cert, None, encryption)
-
-
-def _weak_pair() -> tuple[bytes, bytes]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "weak")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return cert.public_bytes(serialization.Encoding.PEM), key_pem
 
 
 @pytest.mark.parametrize(
@@ -217,7 +154,7 @@ def test_update_certificate_from_pem_swaps_every_port_of_that_server(sim, client
 def test_update_certificate_from_pkcs12_with_password(sim, client):
     """A base64 PKCS#12 keystore with its password is accepted and presented on every port."""
     cert_pem, key_pem = generate_self_signed("sepm02")
-    p12 = base64.b64encode(_p12(cert_pem, key_pem, KEYSTORE_PASSWORD)).decode()
+    p12 = base64.b64encode(pkcs12_of(cert_pem, key_pem, KEYSTORE_PASSWORD)).decode()
     answer = client.call("POST", "servers/sepm02/certificate", {"pkcs12": p12, "password": KEYSTORE_PASSWORD})
     assert answer["sha256"] == fingerprint(cert_pem)
     assert set(_presented(sim, "sepm02").values()) == {fingerprint(cert_pem)}
@@ -239,10 +176,10 @@ def test_unusable_keystores_are_refused_without_echoing_secrets(sim, client, kin
     cert_pem, key_pem = generate_self_signed("sepm01")
     server, expected = "sepm01", 400
     if kind == "wrong-password":
-        p12 = base64.b64encode(_p12(cert_pem, key_pem, KEYSTORE_PASSWORD)).decode()
+        p12 = base64.b64encode(pkcs12_of(cert_pem, key_pem, KEYSTORE_PASSWORD)).decode()
         body = {"pkcs12": p12, "password": "not-the-" + KEYSTORE_PASSWORD}
     elif kind == "weak-key":
-        weak_cert, weak_key = _weak_pair()
+        weak_cert, weak_key = weak_pair()
         body = {"certificate": weak_cert.decode(), "privateKey": weak_key.decode()}
     elif kind == "key-mismatch":
         _other_cert, other_key = generate_self_signed("other")

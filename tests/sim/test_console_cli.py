@@ -14,33 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.serialization import pkcs12
+import yaml
 
 from reconciler.sim.certs import fingerprint, generate_self_signed
 from reconciler.sim.testing import presented_fingerprint
+from tests.sim.helpers import pkcs12_of, population, scenario_data
 
 PASSWORD = "Cli-Pa55-word"
 KEYSTORE_PASSWORD = "p12-Secret-77"
-SCENARIO = f"""
-site: cli
-admin: {{username: admin, password: "{PASSWORD}"}}
-servers: [{{name: sepm01}}, {{name: sepm02}}]
-msls:
-  - name: Default Management Server List
-    entries: [{{server: sepm01}}, {{server: sepm02, priority: 2}}]
-groups:
-  - path: My Company
-    settings:
-      msl: Default Management Server List
-      secure_communications: true
-      heartbeat_seconds: 300
-      mode: PULL
-clients:
-  - {{group: My Company, count: 4, versions: {{"14.3.9816.7000": 1.0}}}}
-"""
 CLI = [sys.executable, "-m", "reconciler.cli"]
 
 
@@ -67,7 +48,8 @@ class Running:
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("cli")
-    (folder / "scenario.yaml").write_text(SCENARIO)
+    scenario = scenario_data("cli", password=PASSWORD, clients=[population("My Company", 4)])
+    (folder / "scenario.yaml").write_text(yaml.safe_dump(scenario, sort_keys=False))
     return folder
 
 
@@ -102,14 +84,7 @@ def _keystore(workdir: Path, name: str, *, p12: bool) -> tuple[Path, str]:
     cert_pem, key_pem = generate_self_signed(name)
     path = workdir / f"{name}.{'p12' if p12 else 'pem'}"
     if p12:
-        key = serialization.load_pem_private_key(key_pem, password=None)
-        assert isinstance(key, rsa.RSAPrivateKey)
-        encryption = serialization.BestAvailableEncryption(KEYSTORE_PASSWORD.encode())
-        path.write_bytes(
-            pkcs12.serialize_key_and_certificates(
-                b"sepm", key, x509.load_pem_x509_certificate(cert_pem), None, encryption
-            )
-        )
+        path.write_bytes(pkcs12_of(cert_pem, key_pem, KEYSTORE_PASSWORD))
     else:
         path.write_bytes(cert_pem + key_pem)
     return path, fingerprint(cert_pem)

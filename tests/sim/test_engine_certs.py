@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import re
 
@@ -10,23 +9,21 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.serialization import pkcs12
 
 from reconciler.sim.certs import (
     CertificateError,
     common_name,
     fingerprint,
-    generate_self_signed,
     load_keystore,
     validate_pair,
 )
+from tests.sim.helpers import certificate, pkcs12_of
 
 PASSWORD = b"keystore-secret-123"
 
 
-@functools.cache
 def pair(name: str = "sepm01") -> tuple[bytes, bytes]:
-    return generate_self_signed(name)
+    return certificate(name)
 
 
 def test_generated_certificate_is_rsa_2048_self_signed_with_the_server_name():
@@ -65,16 +62,7 @@ def _encrypted_pem() -> bytes:
 
 
 def _pkcs12() -> bytes:
-    cert_pem, key_pem = pair()
-    key = serialization.load_pem_private_key(key_pem, password=None)
-    assert isinstance(key, rsa.RSAPrivateKey)
-    return pkcs12.serialize_key_and_certificates(
-        b"sepm01",
-        key,
-        x509.load_pem_x509_certificate(cert_pem),
-        None,
-        serialization.BestAvailableEncryption(PASSWORD),
-    )
+    return pkcs12_of(*pair(), PASSWORD)
 
 
 @pytest.mark.parametrize(

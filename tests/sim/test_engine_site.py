@@ -2,37 +2,21 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import functools
 import re
 import threading
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
-from reconciler.sim.certs import fingerprint, generate_self_signed
-from reconciler.sim.clock import SimClock
+from reconciler.sim.certs import fingerprint
 from reconciler.sim.engine import GroupView, NotFound, Refused, SimError, Site
-from reconciler.sim.scenario import load_scenario
+from tests.sim.helpers import START, frozen_site, weak_pair
+from tests.sim.helpers import certificate as cert
 
-START = 1_700_000_000_000
 SERIAL = re.compile(r"^[0-9A-F]{4}-\d\d/\d\d/\d{4} \d\d:\d\d:\d\d \d{3}$")
 
 
-@functools.cache
-def cert(name: str) -> tuple[bytes, bytes]:
-    return generate_self_signed(name)
-
-
 def make_site(name: str = "nested-overrides") -> Site:
-    scenario = load_scenario(name)
-    certs = {s.name: cert(s.name) for s in scenario.servers}
-    return Site.from_scenario(
-        scenario, clock=SimClock(speed=1e-9, start_ms=START), seed=2, certificates=certs
-    )
+    return frozen_site(name, seed=2)
 
 
 def group(site: Site, path: str) -> GroupView:
@@ -213,32 +197,11 @@ def test_copy_msl_to_http_and_delete_only_when_unassigned():
     assert [m.name for m in site.msls()] == ["Default Management Server List"]
 
 
-def _weak_pair() -> tuple[bytes, bytes]:
-    """A self-signed certificate on a 1024-bit RSA key (too weak for SEPM)."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "weak")])
-    now = dt.datetime.now(dt.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now)
-        .not_valid_after(now + dt.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return certificate.public_bytes(serialization.Encoding.PEM), key_pem
-
-
 @pytest.mark.parametrize(
     ("pair", "message"),
     [
         pytest.param(lambda: (cert("a")[0], cert("b")[1]), "does not belong", id="key-mismatch"),
-        pytest.param(_weak_pair, "at least 2048", id="weak-key"),
+        pytest.param(weak_pair, "at least 2048", id="weak-key"),
         pytest.param(lambda: (b"not a certificate", cert("a")[1]), "not a readable", id="garbage"),
     ],
 )

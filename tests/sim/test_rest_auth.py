@@ -4,51 +4,25 @@ from __future__ import annotations
 
 import email.utils
 import time
-from collections.abc import Iterator
 
 import pytest
 
-from reconciler.sim.app import Simulator
 from reconciler.sim.scenario import Scenario
 from reconciler.sim.testing import SepmSession
+from tests.sim.helpers import make_scenario, population
 
 PASSWORD = "Auth-Pa55-word"
 MINUTE_MS = 60_000
 
 
-def auth_scenario() -> Scenario:
-    return Scenario.model_validate(
-        {
-            "site": "auth",
-            "admin": {"username": "admin", "password": PASSWORD},
-            "servers": [{"name": "sepm01"}, {"name": "sepm02"}],
-            "msls": [{"name": "Default", "entries": [{"server": "sepm01"}, {"server": "sepm02"}]}],
-            "groups": [
-                {
-                    "path": "My Company",
-                    "settings": {
-                        "msl": "Default",
-                        "secure_communications": True,
-                        "heartbeat_seconds": 300,
-                        "mode": "PULL",
-                    },
-                }
-            ],
-            "clients": [{"group": "My Company", "count": 3, "versions": {"14.3.9816.7000": 1.0}}],
-        }
+@pytest.fixture
+def scenario() -> Scenario:
+    return make_scenario(
+        "auth",
+        password=PASSWORD,
+        msls=[{"name": "Default", "entries": [{"server": "sepm01"}, {"server": "sepm02"}]}],
+        clients=[population("My Company", 3)],
     )
-
-
-@pytest.fixture
-def sim() -> Iterator[Simulator]:
-    with Simulator(auth_scenario()) as running:
-        yield running
-
-
-@pytest.fixture
-def session(sim) -> Iterator[SepmSession]:
-    with SepmSession(sim.endpoints["restUrl"]) as rest:
-        yield rest
 
 
 def test_authenticate_returns_a_user_token(sim, session):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -16,49 +15,33 @@ from reconciler.sim.faults import Faults
 from reconciler.sim.http import Request
 from reconciler.sim.scenario import Scenario
 from reconciler.sim.testing import SepmSession, console, presented_fingerprint
+from tests.sim.helpers import make_scenario, population
 
 PASSWORD = "Faults-Pa55"
 
 
 def faults_scenario() -> Scenario:
-    return Scenario.model_validate(
-        {
-            "site": "faults",
-            "admin": {"username": "admin", "password": PASSWORD},
-            "servers": [{"name": "sepm01"}, {"name": "sepm02"}],
-            "msls": [
-                {
-                    "name": "Default",
-                    "entries": [{"server": "sepm02", "priority": 1}, {"server": "sepm01", "priority": 2}],
-                }
-            ],
-            "groups": [
-                {
-                    "path": "My Company",
-                    "settings": {
-                        "msl": "Default",
-                        "secure_communications": True,
-                        "heartbeat_seconds": 300,
-                        "mode": "PULL",
-                    },
-                }
-            ],
-            "clients": [{"group": "My Company", "count": 12, "versions": {"14.3.9816.7000": 1.0}}],
-        }
+    return make_scenario(
+        "faults",
+        password=PASSWORD,
+        msls=[
+            {
+                "name": "Default",
+                "entries": [{"server": "sepm02", "priority": 1}, {"server": "sepm01", "priority": 2}],
+            }
+        ],
+        clients=[population("My Company", 12)],
     )
 
 
 @pytest.fixture
-def sim() -> Iterator[Simulator]:
-    with Simulator(faults_scenario(), seed=11) as running:
-        yield running
+def scenario() -> Scenario:
+    return faults_scenario()
 
 
 @pytest.fixture
-def rest(sim) -> Iterator[SepmSession]:
-    with SepmSession(sim.endpoints["restUrl"]) as session:
-        assert session.authenticate("admin", PASSWORD).status_code == 200
-        yield session
+def seed() -> int:
+    return 11
 
 
 def _rest_of(sim: Simulator, server: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
@@ -10,68 +11,45 @@ import pytest
 from reconciler.sim.app import Simulator
 from reconciler.sim.scenario import Scenario
 from reconciler.sim.testing import SepmSession
+from tests.sim.helpers import logged_on, make_scenario, population
 
 PASSWORD = "Paging-Pa55"
 
 
 def paging_scenario(clients: int, extra_groups: int = 0) -> Scenario:
-    groups: list[dict[str, Any]] = [
-        {
-            "path": "My Company",
-            "settings": {
-                "msl": "Default",
-                "secure_communications": True,
-                "heartbeat_seconds": 300,
-                "mode": "PULL",
-            },
-        }
-    ]
-    groups += [{"path": f"My Company\\Team {i:02d}", "inherits": i % 2 == 0} for i in range(extra_groups)]
-    return Scenario.model_validate(
-        {
-            "site": "paging",
-            "admin": {"username": "admin", "password": PASSWORD},
-            "servers": [{"name": "sepm01"}],
-            "msls": [{"name": "Default", "entries": [{"server": "sepm01"}]}],
-            "groups": groups,
-            "clients": [{"group": "My Company", "count": clients, "versions": {"14.3.9816.7000": 1.0}}]
-            if clients
-            else [],
-        }
+    return make_scenario(
+        "paging",
+        password=PASSWORD,
+        servers=["sepm01"],
+        msls=[{"name": "Default", "entries": [{"server": "sepm01"}]}],
+        groups=[{"path": f"My Company\\Team {i:02d}", "inherits": i % 2 == 0} for i in range(extra_groups)],
+        clients=[population("My Company", clients)] if clients else [],
     )
 
 
 class Sites:
     """One running simulator per client count, shared by the module (starting one costs RSA keys)."""
 
-    def __init__(self) -> None:
+    def __init__(self, stack: ExitStack) -> None:
+        self._stack = stack
         self._running: dict[tuple[int, int], tuple[Simulator, SepmSession]] = {}
 
     def session(self, clients: int, extra_groups: int = 0) -> SepmSession:
         key = (clients, extra_groups)
         if key not in self._running:
-            sim = Simulator(paging_scenario(clients, extra_groups))
-            sim.start()
-            session = SepmSession(sim.endpoints["restUrl"])
-            assert session.authenticate("admin", PASSWORD).status_code == 200
-            self._running[key] = (sim, session)
+            sim = self._stack.enter_context(Simulator(paging_scenario(clients, extra_groups)))
+            self._running[key] = (sim, self._stack.enter_context(logged_on(sim)))
         return self._running[key][1]
 
     def simulator(self, clients: int, extra_groups: int = 0) -> Simulator:
         self.session(clients, extra_groups)
         return self._running[(clients, extra_groups)][0]
 
-    def close(self) -> None:
-        for sim, session in self._running.values():
-            session.close()
-            sim.stop()
-
 
 @pytest.fixture(scope="module")
 def sites() -> Iterator[Sites]:
-    running = Sites()
-    yield running
-    running.close()
+    with ExitStack() as stack:
+        yield Sites(stack)
 
 
 def walk_pages(session: SepmSession, path: str, page_size: int, **params: Any) -> list[dict[str, Any]]:

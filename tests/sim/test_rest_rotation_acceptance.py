@@ -24,98 +24,59 @@ from reconciler.sim.certs import generate_self_signed
 from reconciler.sim.console_client import ConsoleClient, quote_segment
 from reconciler.sim.scenario import Scenario
 from reconciler.sim.testing import SepmSession, console
+from tests.sim.helpers import DEFAULT_MSL, MODERN, logged_on, make_scenario, population
 
 PASSWORD = "Rotation-Pa55"
 HEARTBEAT_S = 300
 CYCLES = 3
-DEFAULT_MSL = "Default Management Server List"
 HTTP_COPY = "Default Management Server List (HTTP)"
-MODERN = "14.3.9816.7000"
 LEGACY = "14.2.1031.0100"
-
-
-def _root_settings() -> dict[str, Any]:
-    return {
-        "msl": DEFAULT_MSL,
-        "secure_communications": True,
-        "heartbeat_seconds": HEARTBEAT_S,
-        "mode": "PULL",
-    }
 
 
 def single_server_site(*, offline_client: bool = False) -> Scenario:
     """One SEPM; a nested tree with an inheriting group and a location with its own settings."""
-    clients: list[dict[str, Any]] = [
-        {"group": "My Company", "count": 6, "versions": {MODERN: 1.0}},
-        {"group": "My Company\\Sales", "count": 6, "versions": {MODERN: 0.5, LEGACY: 0.5}},
-        {"group": "My Company\\Sales", "location": "VPN", "count": 4, "versions": {MODERN: 1.0}},
-        {"group": "My Company\\Sales\\EMEA", "count": 4, "versions": {MODERN: 1.0}},
+    clients = [
+        population("My Company", 6),
+        population("My Company\\Sales", 6, {MODERN: 0.5, LEGACY: 0.5}),
+        population("My Company\\Sales", 4, location="VPN"),
+        population("My Company\\Sales\\EMEA", 4),
     ]
     if offline_client:
         window = {"offline": {"from_seconds": 60, "to_seconds": 40_000}}
-        clients.append(
+        clients.append(population("My Company", 1, schedule=window, name_prefix="away"))
+    return make_scenario(
+        "single",
+        password=PASSWORD,
+        servers=["sepm01"],
+        msls=[{"name": DEFAULT_MSL, "entries": [{"server": "sepm01"}]}],
+        heartbeat_seconds=HEARTBEAT_S,
+        groups=[
             {
-                "group": "My Company",
-                "count": 1,
-                "versions": {MODERN: 1.0},
-                "schedule": window,
-                "name_prefix": "away",
-            }
-        )
-    return Scenario.model_validate(
-        {
-            "site": "single",
-            "admin": {"username": "admin", "password": PASSWORD},
-            "servers": [{"name": "sepm01"}],
-            "msls": [{"name": DEFAULT_MSL, "entries": [{"server": "sepm01"}]}],
-            "groups": [
-                {"path": "My Company", "settings": _root_settings()},
-                {
-                    "path": "My Company\\Sales",
-                    "settings": {"heartbeat_seconds": HEARTBEAT_S},
-                    "locations": [{"name": "VPN", "settings": {"msl": DEFAULT_MSL}}],
-                },
-                {"path": "My Company\\Sales\\EMEA", "inherits": True},
-            ],
-            "clients": clients,
-        }
+                "path": "My Company\\Sales",
+                "settings": {"heartbeat_seconds": HEARTBEAT_S},
+                "locations": [{"name": "VPN", "settings": {"msl": DEFAULT_MSL}}],
+            },
+            {"path": "My Company\\Sales\\EMEA", "inherits": True},
+        ],
+        clients=clients,
     )
 
 
 def two_server_site(*, legacy_share: float) -> Scenario:
     """Two SEPMs in failover (priority 1 then 2); 14.2 clients live in their own group."""
-    clients: list[dict[str, Any]] = [
-        {"group": "My Company", "count": 8, "versions": {MODERN: 1.0}},
-        {"group": "My Company\\Sales", "count": 6, "versions": {MODERN: 1.0}},
-    ]
+    clients = [population("My Company", 8), population("My Company\\Sales", 6)]
     if legacy_share:
-        clients.append(
-            {
-                "group": "My Company\\Legacy",
-                "count": 6,
-                "versions": {LEGACY: 1.0}
-                if legacy_share >= 1
-                else {LEGACY: legacy_share, MODERN: 1 - legacy_share},
-            }
-        )
-    return Scenario.model_validate(
-        {
-            "site": "pair",
-            "admin": {"username": "admin", "password": PASSWORD},
-            "servers": [{"name": "sepm01"}, {"name": "sepm02"}],
-            "msls": [
-                {
-                    "name": DEFAULT_MSL,
-                    "entries": [{"server": "sepm01", "priority": 1}, {"server": "sepm02", "priority": 2}],
-                }
-            ],
-            "groups": [
-                {"path": "My Company", "settings": _root_settings()},
-                {"path": "My Company\\Sales", "inherits": True},
-                {"path": "My Company\\Legacy", "settings": {"heartbeat_seconds": HEARTBEAT_S}},
-            ],
-            "clients": clients,
-        }
+        versions = {LEGACY: 1.0} if legacy_share >= 1 else {LEGACY: legacy_share, MODERN: 1 - legacy_share}
+        clients.append(population("My Company\\Legacy", 6, versions))
+    return make_scenario(
+        "pair",
+        password=PASSWORD,
+        heartbeat_seconds=HEARTBEAT_S,
+        groups=[
+            {"path": "My Company\\Sales", "inherits": True},
+            {"path": "My Company\\Legacy", "settings": {"heartbeat_seconds": HEARTBEAT_S}},
+        ],
+        clients=clients,
     )
 
 
@@ -185,6 +146,24 @@ class Operator:
         ]
         assert lagging == [], f"gate not passed by {lagging}"
 
+    def single_server_procedure(
+        self, targets: list[tuple[str, str]], *, servers: tuple[str, ...] = ("sepm01",)
+    ) -> None:
+        """The seed's single-server treatment of ``targets`` (group path, location) around the
+        certificate updates of ``servers``: HTTP copy of the MSL assigned with secure communication off,
+        gate; each server's certificate, gate; the secure originals back, gate."""
+        self.console.call("POST", "msls/copy", {"source": DEFAULT_MSL, "name": HTTP_COPY, "protocol": "http"})
+        started = self.now()
+        self.assign(targets, msl=HTTP_COPY, secure=False)
+        self.wait_gate(started)
+        for server in servers:
+            updated = self.now()
+            self.update_certificate(server)
+            self.wait_gate(updated)
+        restored = self.now()
+        self.assign(targets, msl=DEFAULT_MSL, secure=True)
+        self.wait_gate(restored)
+
     def report(self) -> dict[str, Any]:
         return self.console.call("GET", "report")
 
@@ -192,8 +171,7 @@ class Operator:
 @pytest.fixture
 def operator(request) -> Iterator[Operator]:
     scenario: Scenario = request.param
-    with Simulator(scenario, seed=7) as sim, SepmSession(sim.endpoints["restUrl"]) as rest:
-        assert rest.authenticate("admin", PASSWORD).status_code == 200
+    with Simulator(scenario, seed=7) as sim, logged_on(sim) as rest:
         yield Operator(sim, rest, console(sim))
 
 
@@ -222,16 +200,7 @@ def test_naive_rotation_orphans_every_online_client(operator):
 @pytest.mark.parametrize("operator", [pytest.param(single_server_site(), id="single-server")], indirect=True)
 def test_single_server_procedure_orphans_nobody(operator):
     """HTTP copy assigned with secure communication off, gate, certificate, gate, restore: no orphans."""
-    operator.console.call("POST", "msls/copy", {"source": DEFAULT_MSL, "name": HTTP_COPY, "protocol": "http"})
-    started = operator.now()
-    operator.assign(SINGLE_TARGETS, msl=HTTP_COPY, secure=False)
-    operator.wait_gate(started)
-    updated = operator.now()
-    operator.update_certificate("sepm01")
-    operator.wait_gate(updated)
-    restored = operator.now()
-    operator.assign(SINGLE_TARGETS, msl=DEFAULT_MSL, secure=True)
-    operator.wait_gate(restored)
+    operator.single_server_procedure(SINGLE_TARGETS)
     report = operator.report()
     assert report["orphaned"] == []
     assert report["cutOff"] == []
@@ -271,18 +240,8 @@ def test_multi_server_procedure_orphans_only_legacy_clients(operator, legacy_orp
 )
 def test_mixed_procedure_saves_the_legacy_group(operator):
     """Wrapping the rolling updates in the single-server treatment of the 14.2 group orphans nobody."""
-    operator.console.call("POST", "msls/copy", {"source": DEFAULT_MSL, "name": HTTP_COPY, "protocol": "http"})
     legacy_group = [("My Company\\Legacy", "Default")]
-    started = operator.now()
-    operator.assign(legacy_group, msl=HTTP_COPY, secure=False)
-    operator.wait_gate(started)
-    for server in ("sepm01", "sepm02"):
-        changed = operator.now()
-        operator.update_certificate(server)
-        operator.wait_gate(changed)
-    restored = operator.now()
-    operator.assign(legacy_group, msl=DEFAULT_MSL, secure=True)
-    operator.wait_gate(restored)
+    operator.single_server_procedure(legacy_group, servers=("sepm01", "sepm02"))
     report = operator.report()
     assert report["orphaned"] == []
     assert list(report["insecureWindows"]) == ["My Company\\Legacy"]
@@ -298,16 +257,7 @@ def test_a_client_offline_during_the_rotation_is_orphaned_and_reported(operator)
         c["uniqueId"] for c in operator.rest.walk("computers", page_size=100)[0] if c["onlineStatus"] == 0
     }
     assert len(away) == 1
-    operator.console.call("POST", "msls/copy", {"source": DEFAULT_MSL, "name": HTTP_COPY, "protocol": "http"})
-    started = operator.now()
-    operator.assign(SINGLE_TARGETS, msl=HTTP_COPY, secure=False)
-    operator.wait_gate(started)
-    updated = operator.now()
-    operator.update_certificate("sepm01")
-    operator.wait_gate(updated)
-    restored = operator.now()
-    operator.assign(SINGLE_TARGETS, msl=DEFAULT_MSL, secure=True)
-    operator.wait_gate(restored)
+    operator.single_server_procedure(SINGLE_TARGETS)
     # The client returns after the rotation (40,000 s after start) and tries its old, cached trust.
     operator.advance(40_000)
     report = operator.report()

@@ -2,45 +2,42 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from reconciler.sim.app import Simulator
-from reconciler.sim.scenario import parse_scenario
+from reconciler.sim.scenario import Scenario
 from reconciler.sim.testing import SepmSession
+from tests.sim.helpers import failover_msl, make_scenario, population
 
 PASSWORD = "Settings-Pa55"
-SCENARIO = rf"""
-site: settings
-admin: {{username: admin, password: "{PASSWORD}"}}
-servers: [{{name: sepm01}}, {{name: sepm02}}]
-msls:
-  - name: Default Management Server List
-    entries: [{{server: sepm01, priority: 1}}, {{server: sepm02, priority: 2}}]
-  - name: Spare List
-    entries: [{{server: sepm02, priority: 1}}]
-groups:
-  - path: My Company
-    settings:
-      msl: Default Management Server List
-      secure_communications: true
-      heartbeat_seconds: 300
-      mode: PULL
-  - path: My Company\Sales
-    settings: {{heartbeat_seconds: 600}}
-    locations:
-      - {{name: VPN, settings: {{msl: Spare List}}}}
-      - {{name: Office, uses_group_settings: true}}
-  - path: My Company\Sales\EMEA
-    inherits: true
-  - path: My Company\IT
-clients:
-  - {{group: My Company\Sales, count: 6, versions: {{"14.3.9816.7000": 1.0}}}}
-  - {{group: My Company\Sales\EMEA, count: 4, versions: {{"14.3.9816.7000": 1.0}}}}
-  - {{group: My Company\IT, count: 2, versions: {{"14.3.9816.7000": 1.0}}}}
-"""
+
+
+@pytest.fixture
+def scenario() -> Scenario:
+    return make_scenario(
+        "settings",
+        password=PASSWORD,
+        msls=[failover_msl(), {"name": "Spare List", "entries": [{"server": "sepm02", "priority": 1}]}],
+        groups=[
+            {
+                "path": "My Company\\Sales",
+                "settings": {"heartbeat_seconds": 600},
+                "locations": [
+                    {"name": "VPN", "settings": {"msl": "Spare List"}},
+                    {"name": "Office", "uses_group_settings": True},
+                ],
+            },
+            {"path": "My Company\\Sales\\EMEA", "inherits": True},
+            {"path": "My Company\\IT"},
+        ],
+        clients=[
+            population("My Company\\Sales", 6),
+            population("My Company\\Sales\\EMEA", 4),
+            population("My Company\\IT", 2),
+        ],
+    )
 
 
 class Site:
@@ -69,10 +66,8 @@ class Site:
 
 
 @pytest.fixture
-def site() -> Iterator[Site]:
-    with Simulator(parse_scenario(SCENARIO)) as sim, SepmSession(sim.endpoints["restUrl"]) as rest:
-        assert rest.authenticate("admin", PASSWORD).status_code == 200
-        yield Site(sim, rest)
+def site(sim, rest) -> Site:
+    return Site(sim, rest)
 
 
 def _secure(value: bool) -> dict[str, Any]:

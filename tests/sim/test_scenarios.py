@@ -8,38 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.sim.certs import generate_self_signed
 from reconciler.sim.clock import SimClock
 from reconciler.sim.engine import Site
-from reconciler.sim.scenario import ScenarioError, load_scenario, parse_scenario, shipped_scenarios
+from reconciler.sim.scenario_files import ScenarioError, load_scenario, parse_scenario, shipped_scenarios
 from reconciler.sim.trust import is_legacy
-
-START = 1_700_000_000_000
-SHIPPED = [
-    "single-server",
-    "two-server-failover",
-    "mixed-14-2",
-    "nested-overrides",
-    "custom-http-port",
-    "already-insecure",
-    "one-server-msl",
-    "large",
-]
+from tests.sim.helpers import SHIPPED, START, certificate, frozen_site
 
 
 @functools.cache
 def site_of(name: str) -> Site:
-    scenario = load_scenario(name)
     # Pinned certificates: building the large site should not wait on RSA key generation.
-    certs = {s.name: _cert(s.name) for s in scenario.servers}
-    return Site.from_scenario(
-        scenario, clock=SimClock(speed=1e-9, start_ms=START), seed=11, certificates=certs
-    )
-
-
-@functools.cache
-def _cert(name: str) -> tuple[bytes, bytes]:
-    return generate_self_signed(name)
+    return frozen_site(name, seed=11)
 
 
 def test_every_required_scenario_is_shipped():
@@ -151,12 +130,9 @@ def test_one_server_msl_lists_only_one_of_two_managers():
 def test_same_seed_same_site_and_another_seed_another():
     """Ids and client placement come from the seed alone."""
     scenario = load_scenario("single-server")
-    certs = {"sepm01": _cert("sepm01")}
 
     def snapshot(seed: int) -> list[tuple[str, str, int]]:
-        site = Site.from_scenario(
-            scenario, clock=SimClock(speed=1e-9, start_ms=START), seed=seed, certificates=certs
-        )
+        site = frozen_site(scenario, seed=seed)
         return [(c.id, c.group_id, c.last_update_ms) for c in site.computers()]
 
     assert snapshot(5) == snapshot(5)
@@ -261,9 +237,11 @@ def test_admin_password_is_secret_and_generated_when_absent():
     )
     assert "hunter2" not in repr(scenario)
     site = Site.from_scenario(
-        scenario, clock=SimClock(start_ms=START), seed=1, certificates={"s1": _cert("s1")}
+        scenario, clock=SimClock(start_ms=START), seed=1, certificates={"s1": certificate("s1")}
     )
     assert site.authenticate("root", "hunter2hunter2")
-    generated = Site.from_scenario(parse_scenario(GOOD), clock=SimClock(), certificates={"s1": _cert("s1")})
+    generated = Site.from_scenario(
+        parse_scenario(GOOD), clock=SimClock(), certificates={"s1": certificate("s1")}
+    )
     assert len(generated.admin_password) >= 16
     assert generated.admin_password not in repr(generated)

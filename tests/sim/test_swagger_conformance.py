@@ -26,8 +26,9 @@ import pytest
 from jsonschema import Draft4Validator, FormatChecker
 
 from reconciler.sim.app import Simulator
-from reconciler.sim.scenario import parse_scenario
+from reconciler.sim.scenario import Scenario
 from reconciler.sim.testing import SepmSession
+from tests.sim.helpers import DEFAULT_MSL, logged_on, make_scenario, population
 
 SWAGGER_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "sepm-api" / "broadcom-swagger"
 AREA_FILES = ("Identity.json", "Version.json", "Computers.json", "Groups.json", "Replication.json")
@@ -37,31 +38,27 @@ pytestmark = pytest.mark.skipif(
     reason=f"Broadcom's Swagger files are read from {SWAGGER_DIR}, never copied into the project; absent",
 )
 
-SCENARIO = r"""
-site: swagger
-admin: {username: admin, password: "Swagger-Pa55"}
-servers: [{name: sepm01}, {name: sepm02}]
-msls:
-  - name: Default Management Server List
-    entries: [{server: sepm01, priority: 1}, {server: sepm02, priority: 2}]
-groups:
-  - path: My Company
-    settings:
-      msl: Default Management Server List
-      secure_communications: true
-      heartbeat_seconds: 300
-      mode: PULL
-  - path: My Company\Sales
-    settings: {heartbeat_seconds: 600}
-    locations:
-      - {name: VPN, settings: {msl: Default Management Server List}}
-  - path: My Company\Sales\EMEA
-    inherits: true
-clients:
-  - {group: My Company, count: 12, versions: {"14.3.9816.7000": 1.0}}
-  - {group: My Company\Sales, count: 9, versions: {"14.3.9816.7000": 0.5, "14.2.1031.0100": 0.5}}
-  - {group: My Company\Sales\EMEA, count: 4, versions: {"14.3.9816.7000": 1.0}}
-"""
+
+def swagger_scenario() -> Scenario:
+    """Two servers, an inheriting group and a location with its own settings; 14.2 clients in Sales."""
+    return make_scenario(
+        "swagger",
+        password="Swagger-Pa55",
+        groups=[
+            {
+                "path": "My Company\\Sales",
+                "settings": {"heartbeat_seconds": 600},
+                "locations": [{"name": "VPN", "settings": {"msl": DEFAULT_MSL}}],
+            },
+            {"path": "My Company\\Sales\\EMEA", "inherits": True},
+        ],
+        clients=[
+            population("My Company", 12),
+            population("My Company\\Sales", 9, {"14.3.9816.7000": 0.5, "14.2.1031.0100": 0.5}),
+            population("My Company\\Sales\\EMEA", 4),
+        ],
+    )
+
 
 # --- Swagger 2.0 -> strict JSON Schema ------------------------------------------------------------
 
@@ -154,8 +151,7 @@ class Wire:
 
 @pytest.fixture(scope="module")
 def wire() -> Iterator[Wire]:
-    with Simulator(parse_scenario(SCENARIO), seed=3) as sim, SepmSession(sim.endpoints["restUrl"]) as session:
-        assert session.authenticate("admin", "Swagger-Pa55").status_code == 200
+    with Simulator(swagger_scenario(), seed=3) as sim, logged_on(sim) as session:
         groups = {g["fullPathName"]: g for g in session.get_json("groups")["content"]}
         ids = {
             "root": groups["My Company"]["id"],
@@ -181,8 +177,7 @@ def _with_fault(arm: Callable[[Simulator], None], method: str, path: str, **kwar
 
 
 def _fresh_logout(w: Wire) -> httpx.Response:
-    with SepmSession(w.sim.endpoints["restUrl"]) as other:
-        assert other.authenticate("admin", "Swagger-Pa55").status_code == 200
+    with logged_on(w.sim) as other:
         return other.request("POST", "identity/logout")
 
 

@@ -14,7 +14,8 @@ import pytest
 from reconciler.sim.app import Simulator
 from reconciler.sim.certs import fingerprint, generate_self_signed
 from reconciler.sim.http import Listener, Request, Response, json_response
-from reconciler.sim.scenario import shipped_scenarios
+from reconciler.sim.scenario_files import shipped_scenarios
+from reconciler.sim.testing import presented_fingerprint
 from reconciler.sim.tls import CertificateSlot
 
 HOST = "127.0.0.1"
@@ -26,8 +27,7 @@ def two_pairs() -> tuple[tuple[bytes, bytes], tuple[bytes, bytes]]:
 
 
 def _presented(port: int) -> str:
-    pem = ssl.get_server_certificate((HOST, port), timeout=5)
-    return fingerprint(pem.encode("ascii"))
+    return presented_fingerprint(HOST, port)
 
 
 def _echo(request: Request) -> Response:

@@ -6,30 +6,23 @@ with ``SimClock.advance`` standing in for the waits, and reads the verdict from 
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from typing import Any
 
 import pytest
 
-from reconciler.sim.certs import generate_self_signed
-from reconciler.sim.clock import SimClock
 from reconciler.sim.engine import LocationSettingsView, Site
-from reconciler.sim.scenario import load_scenario, parse_scenario
+from reconciler.sim.scenario_files import parse_scenario
 from reconciler.sim.trust import is_legacy
+from tests.sim.helpers import START, certificate, frozen_site
 
-START = 1_700_000_000_000
 ACTOR = "operator"
 
 
-@functools.cache
-def new_cert(name: str) -> tuple[bytes, bytes]:
-    return generate_self_signed(name)
-
-
 def make_site(scenario: str, *, seed: int = 7) -> Site:
-    # A clock that only moves when the test advances it: the waits below are simulated.
-    return Site.from_scenario(load_scenario(scenario), clock=SimClock(speed=1e-9, start_ms=START), seed=seed)
+    # A clock that only moves when the test advances it: the waits below are simulated. Fresh
+    # certificates: a rotation below installs `certificate(server)`, which must differ from today's.
+    return frozen_site(scenario, seed=seed, pinned=False)
 
 
 def wait_heartbeats(site: Site, cycles: int = 3) -> None:
@@ -82,7 +75,7 @@ def restore(site: Site, originals: list[Any]) -> None:
 
 
 def update(site: Site, server: str) -> str:
-    cert, key = new_cert(server)
+    cert, key = certificate(server)
     return site.update_certificate(server, cert_pem=cert, key_pem=key, actor=ACTOR)
 
 
@@ -215,7 +208,7 @@ clients:
 
 def test_clients_absent_during_the_whole_rotation_are_orphaned_and_reported():
     """Offline-throughout and dormant clients miss the procedure; report() names them, nobody else."""
-    site = Site.from_scenario(parse_scenario(ABSENT), clock=SimClock(speed=1e-9, start_ms=START), seed=3)
+    site = frozen_site(parse_scenario(ABSENT), seed=3, pinned=False)
     names = {c.id: c.name for c in site.computers()}
     site.clock.advance(120_000)  # the AWAY clients are gone now
     single_server_procedure(site, ["sepm01"])
