@@ -188,6 +188,12 @@ def render(result: Plan) -> str:
         notes.append(
             f"{len(result.dormant)} dormant client(s) will be orphaned: {', '.join(result.dormant[:10])}"
         )
+    if result.no_failover is not None and result.no_failover.clients:
+        rule = result.no_failover
+        notes.append(
+            f"{rule.clients} client(s) match noFailoverVersions ({', '.join(rule.patterns)}) and cannot fail "
+            f"over: single-server treatment for {', '.join(rule.groups)}"
+        )
     if result.evidence_lower_bound:
         notes.append(f"remaining gates need at least {_duration(result.evidence_lower_bound)} of SEPM time")
     rows = [("STEP", "STATE", "TARGET", "DETAIL")] + [

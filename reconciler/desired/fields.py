@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
+from reconciler.model import agent_versions
 from reconciler.model.fingerprint import normalize_fingerprint
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)?\s*$")
@@ -72,3 +73,26 @@ def parse_interval(value: object) -> float:
 
 
 Interval = Annotated[float, BeforeValidator(parse_interval)]
+
+
+def version_pattern(value: object) -> str:
+    """A pattern of agent versions that cannot fail over (`reconciler.model.agent_versions`): it may only
+    narrow the 14.2 rule, so it must lie inside 14.2."""
+    if not isinstance(value, str) or not agent_versions.PATTERN.match(value.strip()):
+        raise ValueError(f"expected an agent version pattern such as 14.2.* or 14.2.3332.*, got {value!r}")
+    text = value.strip()
+    parts = text.split(".")
+    family = ".".join(str(n) for n in agent_versions.FAMILY)
+    if (
+        len(parts) < 2
+        or parts[0] == "*"
+        or tuple(int(p) for p in parts[:2] if p != "*") != agent_versions.FAMILY
+    ):
+        raise ValueError(
+            f"{text!r} is not inside {family}: this setting only narrows which {family} agents get the "
+            f"single-server treatment (every other agent fails over); write patterns such as {family}.*"
+        )
+    return text
+
+
+VersionPattern = Annotated[str, BeforeValidator(version_pattern)]

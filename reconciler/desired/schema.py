@@ -30,7 +30,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from reconciler.desired.fields import Duration, Fingerprint, Interval, Name, Port, https_url
+from reconciler.desired.fields import Duration, Fingerprint, Interval, Name, Port, VersionPattern, https_url
+from reconciler.model.agent_versions import NO_FAILOVER_DEFAULT
 from reconciler.model.plan import ActuatorKind
 
 
@@ -247,6 +248,11 @@ class DesiredSite(_Model):
     servers: Annotated[list[Server], Field(min_length=1)]
     management_server_lists: Annotated[list[ManagementServerList], Field(min_length=1)]
     procedure: Literal["auto", "single-server", "multi-server"] = "auto"
+    no_failover_versions: Annotated[tuple[VersionPattern, ...], Field(min_length=1)] = Field(
+        default=NO_FAILOVER_DEFAULT,
+        description="agents that do not fail over after a certificate failure: their groups get the "
+        "single-server treatment (default: every 14.2 agent; a site may only narrow it)",
+    )
     gates: Gates = Gates()
     actuators: Actuators = Field(default_factory=Actuators)
     controller: Controller = Controller()
@@ -307,8 +313,12 @@ class DesiredSite(_Model):
         return frozenset().union(*(s.certificate.allowed for s in self.servers))
 
     def digest(self) -> str:
-        """SHA-256 of the canonical JSON form: what a rotation is bound to in the journal."""
-        return hashlib.sha256(self.model_dump_json(by_alias=True).encode()).hexdigest()
+        """SHA-256 of the canonical JSON form: what a rotation is bound to in the journal.
+
+        Fields left at their defaults are not part of it, so a release that adds a setting does not
+        change the digest of a desired state (or of a rotation in progress) that does not use it.
+        """
+        return hashlib.sha256(self.model_dump_json(by_alias=True, exclude_defaults=True).encode()).hexdigest()
 
 
 def _refuse_duplicates(what: str, values: Sequence[tuple[Any, tuple[str | int, ...]]]) -> None:

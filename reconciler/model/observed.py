@@ -149,26 +149,3 @@ def _settings_source(group: ObservedGroup, by_path: Mapping[str, ObservedGroup])
             return current
         current = parent
     return current
-
-
-def is_legacy_14_2(agent_version: str) -> bool:
-    """True for 14.2 and 14.2.1 agents, which cannot take the multi-server method (PROCEDURE.md).
-
-    SEPM reports agent versions as ``14.2.<build>.<rev>``: 14.2 is build 758 (``14.2.758.0000``),
-    14.2 MP1 is ``14.2.1015``, and 14.2.1 (14.2 RU1) is ``14.2.1031`` / ``14.2.1057``. Every 14.2
-    release before RU2 (``14.2.2`` family, builds 3xxx and later, reported as ``14.2.3335``) has the
-    communication-module change, so any ``14.2.x`` with a build below 2000 counts as legacy.
-    Versions we cannot parse count as legacy too: the single-server method is safe for everyone.
-    """
-    parts = agent_version.strip().split(".")
-    try:
-        numbers = [int(p) for p in parts]
-    except ValueError:
-        return True
-    if len(numbers) < 2:
-        return True
-    if numbers[:2] != [14, 2]:
-        return False
-    if len(numbers) < 3:
-        return True
-    return numbers[2] < 2000

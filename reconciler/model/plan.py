@@ -122,6 +122,14 @@ class Step(_Frozen):
         return self.management_server_list or ""
 
 
+class NoFailover(_Frozen):
+    """The clients a plan counts as unable to fail over (the 14.2 rule), and where they are."""
+
+    patterns: tuple[str, ...] = Field(description="the desired state's noFailoverVersions")
+    clients: int
+    groups: tuple[str, ...] = Field(description="settings-source groups holding such clients, by path")
+
+
 class Plan(_Frozen):
     """The ordered steps for one site, and what to journal when the rotation starts."""
 
@@ -131,6 +139,9 @@ class Plan(_Frozen):
     originals: dict[str, LocationOriginal] = Field(default_factory=dict)
     original_certificates: dict[str, str] = Field(default_factory=dict)
     dormant: tuple[str, ...] = ()
+    no_failover: NoFailover | None = Field(
+        default=None, description="clients that get the single-server treatment because of their version"
+    )
     evidence_lower_bound: int = Field(
         default=0, description="ms: the least SEPM time the remaining gates can take"
     )

@@ -49,7 +49,7 @@ from collections.abc import Mapping
 from reconciler.desired.schema import DesiredSite
 from reconciler.model import step_ids
 from reconciler.model.observed import Observed
-from reconciler.model.plan import ActuatorKind, Plan, Step, StepKind, StepState
+from reconciler.model.plan import ActuatorKind, NoFailover, Plan, Step, StepKind, StepState
 from reconciler.model.progress import LocationOriginal, Progress, StepRecord
 from reconciler.plan.checks import (
     ROTATION_CHECKS,
@@ -68,7 +68,7 @@ from reconciler.plan.steps import Draft, build_steps
 
 def plan(desired: DesiredSite, observed: Observed, progress: Progress | None, now: int) -> Plan:
     """The steps from ``observed`` to ``desired``, from where ``progress`` left off, at SEPM time ``now``."""
-    site = view(observed)
+    site = view(observed, desired.no_failover_versions)
     finding = first_finding(SITE_CHECKS, Facts(desired, site, progress))
     if finding is not None:
         return _blocked(observed.site, progress, finding)
@@ -97,6 +97,11 @@ def plan(desired: DesiredSite, observed: Observed, progress: Progress | None, no
         originals=_originals(scope, progress),
         original_certificates=_original_certificates(desired, observed, progress),
         dormant=dormant if pending else (),
+        no_failover=NoFailover(
+            patterns=desired.no_failover_versions,
+            clients=site.legacy_clients,
+            groups=tuple(sorted(site.groups[g].full_path for g in site.legacy_sources)),
+        ),
         evidence_lower_bound=sequence.lower_bound,
     )
 

@@ -21,16 +21,11 @@ the group tree again.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from reconciler.model.observed import (
-    Observed,
-    ObservedClient,
-    ObservedGroup,
-    ObservedLocation,
-    is_legacy_14_2,
-)
+from reconciler.model.agent_versions import cannot_fail_over
+from reconciler.model.observed import Observed, ObservedClient, ObservedGroup, ObservedLocation
 from reconciler.model.progress import LocationOriginal, describe_location
 from reconciler.model.step_ids import target_key
 
@@ -78,7 +73,9 @@ class SiteView:
     """settings-source group id -> the largest heartbeat among its locations, in ms."""
     slowest_heartbeat_ms: int
     legacy_sources: frozenset[str]
-    """ids of settings-source groups that hold at least one 14.2 / 14.2.1 client."""
+    """ids of settings-source groups that hold at least one client that cannot fail over (14.2)."""
+    legacy_clients: int
+    """how many clients cannot fail over (they match the desired state's ``noFailoverVersions``)."""
 
     def location(self, group_id: str, location_id: str) -> ObservedLocation | None:
         group = self.groups.get(group_id)
@@ -109,17 +106,17 @@ class SiteView:
         )
 
 
-def view(observed: Observed) -> SiteView:
-    """Derive the planner's facts from one observation (pure, total: never raises on a snapshot)."""
+def view(observed: Observed, no_failover: Sequence[str]) -> SiteView:
+    """Derive the planner's facts from one observation (pure, total: never raises on a snapshot).
+
+    ``no_failover``: the version patterns of agents that cannot fail over (`reconciler.model.agent_versions`).
+    """
     groups = dict(observed.groups_by_id())
     source = observed.settings_sources()
     heartbeat_ms = {group.id: _largest_heartbeat_ms(group) for group in source.values()}
     slowest = max(heartbeat_ms.values(), default=DEFAULT_HEARTBEAT_SECONDS * 1000)
-    legacy = frozenset(
-        source[c.group_id].id
-        for c in observed.clients
-        if c.group_id in source and is_legacy_14_2(c.agent_version)
-    )
+    legacy_clients = [c for c in observed.clients if cannot_fail_over(c.agent_version, no_failover)]
+    legacy = frozenset(source[c.group_id].id for c in legacy_clients if c.group_id in source)
     return SiteView(
         observed=observed,
         groups=groups,
@@ -128,6 +125,7 @@ def view(observed: Observed) -> SiteView:
         heartbeat_ms=heartbeat_ms,
         slowest_heartbeat_ms=slowest,
         legacy_sources=legacy,
+        legacy_clients=len(legacy_clients),
     )
 
 

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler.desired.schema import DesiredSite
-from reconciler.model.observed import Observed, is_legacy_14_2
+from reconciler.model.observed import Observed
 from reconciler.model.plan import Plan, StepKind, StepState
 from reconciler.model.progress import LocationOriginal, Progress, StepRecord
 from reconciler.plan import plan
@@ -210,12 +210,13 @@ def _check_done_still_visible(
 
 
 def _groups_with_legacy_clients(observed: Observed) -> set[str]:
-    """Settings-source groups holding a 14.2 / 14.2.1 client."""
+    """Settings-source groups holding a 14.2-family client (the procedure's words, spelled out here apart
+    from the planner's own rule)."""
     groups = observed.groups_by_id()
     return {
         observed.settings_source(groups[c.group_id]).id
         for c in observed.clients
-        if c.group_id in groups and is_legacy_14_2(c.agent_version)
+        if c.group_id in groups and c.agent_version.split(".")[:2] == ["14", "2"]
     }
 
 

@@ -216,3 +216,24 @@ def test_invalid_desired_state_errors_name_file_and_line(
     err = capsys.readouterr().err
     assert code == 1
     assert f"{folder / 'hq.yaml'}:2: procedure:" in err
+
+
+def test_the_14_2_rule_and_whom_it_caught_are_shown(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`plan` names the noFailoverVersions patterns, how many clients match and which groups are treated."""
+    folder = tmp_path / "desired-state"
+    _write_site(folder, desired_site(site="hq", servers=["sepm01", "sepm02"]))
+    snapshot = observed(
+        site="hq",
+        servers=[server("sepm01"), server("sepm02")],
+        groups=[group("g1", ROOT), group("g2", ROOT + "\\Factory")],
+        clients=[client("c1", "g1"), client("k1", "g2", version="14.2.3332.1000")],
+    )
+    path = _write_json(tmp_path / "hq.json", snapshot.model_dump(mode="json"))
+
+    assert _plan_cli(folder, "--observed", path) == 2
+
+    out = capsys.readouterr().out
+    assert "1 client(s) match noFailoverVersions (14.2.*)" in out
+    assert "single-server treatment for My Company\\Factory" in out

@@ -340,3 +340,49 @@ def test_nothing_to_prepare_means_no_prepare_gate() -> None:
     assert [s.id for s in result.steps] == ["update_certificate:sepm01", "gate:certificates"]
     assert result.current is not None
     assert result.current.state is StepState.READY
+
+
+@pytest.mark.parametrize(
+    ("version", "treated"),
+    [
+        pytest.param("14.2.758.0000", True, id="14.2-base"),
+        pytest.param("14.2.3332.1000", True, id="14.2-ru1"),
+        pytest.param("14.2.5323.2000", True, id="14.2-ru2"),
+        pytest.param("14.3.3384.1000", False, id="14.3-ru1"),
+    ],
+)
+def test_every_14_2_release_gets_the_single_server_treatment_on_a_failover_site(version: str, treated: bool):
+    """On a site that fails over, a group holding a 14.2 client of any release (RU1 and RU2 included) is
+    treated (mixed procedure), and the plan says which clients and groups the rule caught."""
+    desired = desired_site(servers=["sepm01", "sepm02"])
+    site = observed(
+        servers=[server("sepm01"), server("sepm02")],
+        groups=[group("g1", ROOT), group("g2", ROOT + "\\Shop")],
+        clients=[client("c1", "g1"), client("c2", "g2", version=version)],
+    )
+
+    result = plan(desired, site, None, T0)
+
+    assert result.procedure == "multi-server"
+    assert ("g2/g2-L1" in result.originals) is treated
+    assert result.no_failover is not None
+    assert result.no_failover.patterns == ("14.2.*",)
+    assert result.no_failover.groups == ((ROOT + "\\Shop",) if treated else ())
+
+
+def test_a_site_that_narrows_the_rule_rolls_the_clients_it_excluded():
+    """With noFailoverVersions narrowed to 14.2 base builds, a 14.2 RU2 client is trusted to fail over."""
+    document = desired_site(servers=["sepm01", "sepm02"]).model_dump(by_alias=True, mode="json")
+    document["noFailoverVersions"] = ["14.2.758.*"]
+    desired = type(desired_site()).model_validate(document)
+    site = observed(
+        servers=[server("sepm01"), server("sepm02")],
+        groups=[group("g1", ROOT), group("g2", ROOT + "\\Shop")],
+        clients=[client("c1", "g1"), client("c2", "g2", version="14.2.5323.2000")],
+    )
+
+    result = plan(desired, site, None, T0)
+
+    assert result.originals == {}
+    assert result.no_failover is not None
+    assert result.no_failover.clients == 0
