@@ -25,6 +25,7 @@ from reconciler.desired.schema import DesiredSite
 from reconciler.desired.secrets import SecretError, resolve_secret
 from reconciler.journal.errors import JournalError
 from reconciler.journal.paths import default_journal_path
+from reconciler.journal.schema import probe
 from reconciler.journal.store import Journal
 from reconciler.model import step_ids
 from reconciler.model.observed import Observed
@@ -76,6 +77,17 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     proceed.add_argument("--reason", required=True, help="why (recorded in the journal)")
     _journal_option(proceed)
     proceed.set_defaults(handler=_request(_proceed))
+
+    adopt = commands.add_parser(
+        "adopt", help="take over a rotation SEPM shows under way but the journal lost (continue or --restore)"
+    )
+    adopt.add_argument("site")
+    adopt.add_argument(
+        "--restore", action="store_true", help="restore the rotation's originals instead of continuing it"
+    )
+    adopt.add_argument("--reason", default="", help="why (recorded in the journal)")
+    _journal_option(adopt)
+    adopt.set_defaults(handler=_request(_adopt))
 
     abort = commands.add_parser("abort", help="restore the secure original settings of a rotation")
     abort.add_argument("site")
@@ -136,7 +148,11 @@ def _run(args: argparse.Namespace) -> int:
         metrics_address=args.metrics_address,
         metrics_port=None if args.metrics_port < 0 else args.metrics_port,
     )
-    return asyncio.run(_run_until_signal(controller))
+    try:
+        return asyncio.run(_run_until_signal(controller))
+    except JournalError as error:  # unreadable, or written by a newer release: one line, no traceback
+        print(f"sepm-reconciler run: {error}", file=sys.stderr)
+        return 1
 
 
 async def _run_until_signal(controller: Controller) -> int:
@@ -175,16 +191,29 @@ async def _observe_once(desired: DesiredSite, password: str) -> Observed:
 
 
 def _status(args: argparse.Namespace) -> int:
-    statuses = read_statuses(status_folder(_journal_path(args)))
+    journal_path = _journal_path(args)
+    statuses = read_statuses(status_folder(journal_path))
+    unreadable = _unreadable(journal_path)
+    if unreadable is not None:
+        print(f"sepm-reconciler status: {unreadable} (the statuses below may be stale)", file=sys.stderr)
     if args.json:
         print(json.dumps([s.model_dump(mode="json") for s in statuses], indent=2))
-        return 0
-    if not statuses:
+    elif not statuses:
         print("no site status yet (is `sepm-reconciler run` running with this journal?)")
-        return 0
-    for status in statuses:
+    for status in [] if args.json else statuses:
         print(format_status(status))
-    return 0
+    return 1 if unreadable is not None else 0
+
+
+def _unreadable(journal_path: Path) -> JournalError | None:
+    """Why the journal cannot be used, or None (also when there is none yet: nothing has run)."""
+    if not journal_path.exists():
+        return None
+    try:
+        probe(journal_path)
+    except JournalError as error:
+        return error
+    return None
 
 
 def format_status(status: SiteStatus) -> str:
@@ -247,6 +276,10 @@ def _proceed(journal: Journal, args: argparse.Namespace) -> None:
     if not step_ids.is_gate(args.gate):
         raise ValueError(f"{args.gate} is not a gate; `sepm-reconciler status` names the gate")
     journal.request_proceed(args.site, args.gate, reason=args.reason, who=_who())
+
+
+def _adopt(journal: Journal, args: argparse.Namespace) -> None:
+    journal.request_adopt(args.site, restore=args.restore, who=_who(), reason=args.reason)
 
 
 def _abort(journal: Journal, args: argparse.Namespace) -> None:

@@ -197,6 +197,9 @@ def prepare(
             for msl in sim.site.msls()
         ],
         "procedure": procedure,
+        # Secure communications that are off before any rotation are the site's own choice: declared, so
+        # that they are not taken for a rotation under way.
+        "secureCommunicationsOff": _insecure_groups(sim),
         "gates": {"heartbeatCycles": 3, "dormantAfter": "7d", "timeout": "24h", **(gates or {})},
         "actuators": actuators,
         "controller": {"pollInterval": poll_interval},
@@ -237,3 +240,16 @@ def write_private(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(data)
+
+
+def _insecure_groups(sim: Simulator) -> list[str]:
+    """Full paths of the groups with a location whose secure communications are off now."""
+    site = sim.site
+    return sorted(
+        group.full_path
+        for group in site.groups()
+        if any(
+            not site.location_settings(group.id, loc.id).secure_communications
+            for loc in site.locations(group.id)
+        )
+    )

@@ -13,12 +13,25 @@ Contract:
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
-from reconciler.journal.records import Lease, Outcome, RotationId, RotationRow, StepRow
+from reconciler.journal.records import AdoptionRow, Lease, Outcome, RotationId, RotationRow, StepRow
 from reconciler.journal.store import Journal
-from reconciler.model.plan import Plan, Step
-from reconciler.model.progress import Progress
+from reconciler.model.plan import Step
+from reconciler.model.progress import LocationOriginal, Procedure, Progress
+
+
+class Start(Protocol):
+    """What a rotation starts from: a plan's first step, or an adoption (both carry these)."""
+
+    @property
+    def procedure(self) -> Procedure | None: ...
+    @property
+    def originals(self) -> Mapping[str, LocationOriginal]: ...
+    @property
+    def original_certificates(self) -> Mapping[str, str]: ...
 
 
 @dataclass(frozen=True)
@@ -30,6 +43,8 @@ class SiteRecord:
     rotation: RotationRow | None
     progress: Progress | None
     in_flight: tuple[StepRow, ...]
+    adoption: AdoptionRow | None = None
+    """a pending request to adopt a rotation the journal lost (only while none is in progress)."""
 
     def intent_of(self, step: Step) -> StepRow | None:
         """The open intent of ``step`` (acted on, no outcome yet), if any."""
@@ -52,24 +67,38 @@ class SiteJournal:
         progress = journal.progress(rotation["id"]) if rotation is not None else None
         in_flight = tuple(journal.in_flight(rotation["id"])) if rotation is not None else ()
         reason = state["reason"] if state is not None else ""
-        return SiteRecord(suspended, reason, rotation, progress, in_flight)
+        adoption = journal.pending_adoption(site) if rotation is None else None
+        return SiteRecord(suspended, reason, rotation, progress, in_flight, adoption)
 
     async def start_rotation(
-        self, lease: Lease, *, plan: Plan, desired_json: str, desired_digest: str, git_revision: str, at: int
+        self,
+        lease: Lease,
+        *,
+        start: Start,
+        desired_json: str,
+        desired_digest: str,
+        git_revision: str,
+        at: int,
+        adoption: AdoptionRow | None = None,
     ) -> RotationId:
-        """Start the rotation ``plan`` describes, with its originals, at SEPM time ``at``."""
-        assert plan.procedure is not None  # only a plan with something to do starts a rotation
+        """Start a rotation with ``start``'s procedure and originals at SEPM time ``at`` (settling the
+        ``adoption`` it carries out, in the same transaction)."""
+        assert start.procedure is not None  # only something to do starts a rotation
         return await asyncio.to_thread(
             self.journal.start_rotation,
             lease,
             desired_json=desired_json,
             desired_digest=desired_digest,
             git_revision=git_revision,
-            procedure=plan.procedure,
+            procedure=start.procedure,
             started_at=at,
-            originals=plan.originals,
-            original_certificates=plan.original_certificates,
+            originals=start.originals,
+            original_certificates=start.original_certificates,
+            adoption=adoption,
         )
+
+    async def settle_adoption(self, lease: Lease, adoption: AdoptionRow, *, outcome: str) -> None:
+        await asyncio.to_thread(self.journal.settle_adoption, lease, adoption, outcome=outcome)
 
     async def intent(self, lease: Lease, rotation_id: str, step: Step) -> None:
         await asyncio.to_thread(

@@ -44,11 +44,12 @@ from reconciler.controller.site_journal import SiteJournal, SiteRecord
 from reconciler.desired.schema import DesiredSite
 from reconciler.desired.secrets import SecretError
 from reconciler.journal.errors import LockLost, SiteLocked
-from reconciler.journal.records import Lease
+from reconciler.journal.records import AdoptionRow, Lease
 from reconciler.journal.store import Journal
 from reconciler.model.observed import Observed
 from reconciler.model.plan import Plan, Step, StepState
 from reconciler.plan import plan as make_plan
+from reconciler.plan.adoption import adopt
 from reconciler.sepm.errors import PermanentError, TransientError
 from reconciler.telemetry.status import SiteStatus, status_for_plan
 
@@ -144,6 +145,10 @@ class SiteWorker:
         except (TransientError, SecretError) as error:
             return self.failures.from_error(error, poll=poll, permanent=False)
         self.pace.observe(observed.server_time)
+        if record.adoption is not None:
+            adopting = await self._adopt(lease, record.adoption, desired, observed, poll)
+            if adopting is not None:
+                return adopting
         # 2. plan
         result = make_plan(desired, observed, record.progress, observed.server_time)
         self.last_plan, self.last_observed = result, observed
@@ -204,13 +209,39 @@ class SiteWorker:
             return Next(jittered(poll, self.rng))
         rotation_id = await self.records.start_rotation(
             lease,
-            plan=result,
+            start=result,
             desired_json=desired.model_dump_json(by_alias=True),
             desired_digest=desired.digest(),
             git_revision=self.source.git_revision,
             at=observed.server_time,
         )
         log.info("site %s: rotation %s started (%s)", self.site, rotation_id, result.procedure)
+        return NOW
+
+    async def _adopt(
+        self, lease: Lease, request: AdoptionRow, desired: DesiredSite, observed: Observed, poll: float
+    ) -> Next | None:
+        """Carry out a pending `adopt` (``reconciler.plan.adoption``); None: nothing to adopt, plan on."""
+        adoption = adopt(desired, observed)
+        if not adoption.evidence:
+            outcome = "nothing to adopt: SEPM shows no rotation under way"
+            await self.records.settle_adoption(lease, request, outcome=outcome)
+            log.warning("site %s: adoption %d: %s", self.site, request["id"], outcome)
+            return None
+        if adoption.problems:
+            message = f"cannot adopt the rotation under way: {'; '.join(adoption.problems)}"
+            return Next(jittered(poll, self.rng), Status("Stalled", "AdoptionImpossible", message))
+        rotation_id = await self.records.start_rotation(
+            lease,
+            start=adoption,
+            desired_json=desired.model_dump_json(by_alias=True),
+            desired_digest=desired.digest(),
+            git_revision=self.source.git_revision,
+            at=observed.server_time,
+            adoption=request,
+        )
+        how = "restoring its originals" if request["restore"] else "continuing it"
+        log.warning("site %s: adopted the rotation under way as %s, %s", self.site, rotation_id, how)
         return NOW
 
     # -- what the worker reads ------------------------------------------------------------------------

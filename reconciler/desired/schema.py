@@ -253,6 +253,11 @@ class DesiredSite(_Model):
         description="agents that do not fail over after a certificate failure: their groups get the "
         "single-server treatment (default: every 14.2 agent; a site may only narrow it)",
     )
+    secure_communications_off: tuple[Name, ...] = Field(
+        default=(),
+        description="groups (full paths, e.g. 'My Company\\Lab') whose locations have secure communications "
+        "off as their normal state; anywhere else, secure communications off means a rotation is under way",
+    )
     gates: Gates = Gates()
     actuators: Actuators = Field(default_factory=Actuators)
     controller: Controller = Controller()
@@ -273,6 +278,12 @@ class DesiredSite(_Model):
         names += [(m.copy_name, (i, "httpCopy" if m.http_copy else "name")) for i, m in enumerate(msls)]
         _refuse_duplicates("management server list or HTTP copy name", names)
         return msls
+
+    @field_validator("secure_communications_off")
+    @classmethod
+    def _unique_groups(cls, paths: tuple[str, ...]) -> tuple[str, ...]:
+        _refuse_duplicates("group", [(p.casefold(), (i,)) for i, p in enumerate(paths)])
+        return paths
 
     @model_validator(mode="after")
     def _consistent(self) -> DesiredSite:

@@ -12,6 +12,7 @@ See ``store`` for the contract of the whole and ``schema`` for the file's format
 
 from reconciler.journal.errors import (
     JournalError,
+    JournalUnreadable,
     LockLost,
     NoActiveRotation,
     OriginalsAlreadyRecorded,
@@ -25,6 +26,7 @@ from reconciler.journal.errors import (
 from reconciler.journal.hygiene import MAX_TEXT
 from reconciler.journal.paths import STATE_DIR_VARIABLE, default_journal_path
 from reconciler.journal.records import (
+    AdoptionRow,
     GateRow,
     HistoryRow,
     Lease,
@@ -43,10 +45,12 @@ __all__ = [
     "MAX_TEXT",
     "SCHEMA_VERSION",
     "STATE_DIR_VARIABLE",
+    "AdoptionRow",
     "GateRow",
     "HistoryRow",
     "Journal",
     "JournalError",
+    "JournalUnreadable",
     "Lease",
     "LockLost",
     "LockRow",

@@ -4,6 +4,8 @@ The tree::
 
     JournalError                      base of everything raised on purpose here
     ├── SchemaTooNew                  the file was written by a newer release; nothing is written to it
+    ├── JournalUnreadable             the file cannot be opened or used: not SQLite, damaged, unwritable,
+    │                                 its disk full; nothing is acted on without it
     ├── SiteLocked                    another owner's lease on the site is still live
     ├── LockLost                      the lease's fencing token is not the site's current one
     ├── UnknownRotation               no rotation with that id (or not at the lease's site)
@@ -24,6 +26,17 @@ from datetime import UTC, datetime
 
 class JournalError(Exception):
     """Base class of every error the journal raises on purpose."""
+
+
+class JournalUnreadable(JournalError):
+    """The journal file cannot be opened or used (one line, for the operator; the cause is chained)."""
+
+    def __init__(self, *, path: str, why: str) -> None:
+        self.path = path
+        super().__init__(
+            f"journal {path} cannot be used: {why}; restore it from a backup, or move it aside so that an "
+            "empty one is made (sites whose rotation it held then stall until adopted)"
+        )
 
 
 class SchemaTooNew(JournalError):

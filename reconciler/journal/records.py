@@ -42,6 +42,8 @@ Event = Literal[
     "abort",
     "suspend",
     "resume",
+    "adopt",
+    "adopted",
 ]
 """What a history row records; one row per state change, never per renewal or gate poll."""
 
@@ -129,6 +131,22 @@ class SiteStateRow(TypedDict):
     who: str
     reason: str
     changed_wall: float
+
+
+class AdoptionRow(TypedDict):
+    """A request to take over a rotation the journal does not hold (``adopt``), and what became of it."""
+
+    id: int
+    site: str
+    restore: bool
+    """restore the rotation's originals at once instead of continuing it."""
+    who: str
+    reason: str
+    wall: float
+    settled_wall: float | None
+    rotation_id: RotationId | None
+    """the rotation started for it; None while pending, or when there was nothing to adopt."""
+    outcome: str
 
 
 class HistoryRow(TypedDict):

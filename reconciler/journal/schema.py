@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from reconciler.journal.errors import JournalError, SchemaTooNew
+from reconciler.journal.errors import JournalError, JournalUnreadable, SchemaTooNew
 
 _IMMUTABLE = "BEGIN SELECT RAISE(ABORT, '{table} rows are written once and never changed'); END"
 
@@ -140,7 +140,25 @@ _V1: tuple[str, ...] = (
 # its CHECKs and its indexes. "phase" events in the history of a version-1 file stay (history is immutable).
 _V2: tuple[str, ...] = ("ALTER TABLE rotations DROP COLUMN phase",)
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
+# Version 3: requests to adopt a rotation that SEPM shows under way but the journal lost. Each is settled
+# once, by the controller, in the transaction that starts the adopted rotation (or finds nothing to adopt).
+_V3: tuple[str, ...] = (
+    """CREATE TABLE adoptions (
+        id INTEGER PRIMARY KEY,
+        site TEXT NOT NULL,
+        restore INTEGER NOT NULL CHECK (restore IN (0, 1)),
+        who TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        wall REAL NOT NULL,
+        settled_wall REAL,
+        rotation_id TEXT REFERENCES rotations (id),
+        outcome TEXT NOT NULL DEFAULT '',
+        CHECK (rotation_id IS NULL OR settled_wall IS NOT NULL)
+    ) STRICT""",
+    "CREATE INDEX adoptions_pending ON adoptions (site, id) WHERE settled_wall IS NULL",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
 """``MIGRATIONS[i]`` upgrades a file from schema version ``i`` to ``i + 1``."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -236,16 +254,54 @@ def connect(path: Path, *, busy_timeout_seconds: float) -> sqlite3.Connection:
             f"the journal needs SQLite {'.'.join(map(str, _MIN_SQLITE))} or later, "
             f"this Python has {sqlite3.sqlite_version}"
         )
-    _ensure_file(path)
-    conn = sqlite3.connect(path, timeout=busy_timeout_seconds, isolation_level=None, check_same_thread=False)
+    try:
+        _ensure_file(path)
+        conn = sqlite3.connect(
+            path, timeout=busy_timeout_seconds, isolation_level=None, check_same_thread=False
+        )
+    except (OSError, sqlite3.Error) as error:
+        raise JournalUnreadable(path=str(path), why=_why(error)) from error
     try:
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_seconds * 1000)}")
         _enable_wal(conn, deadline=time.monotonic() + busy_timeout_seconds)
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
+        damage = conn.execute("PRAGMA quick_check").fetchone()[0]
+        if damage != "ok":
+            raise JournalUnreadable(path=str(path), why=f"it is damaged ({damage})")
         migrate(conn, path=path)
+    except (OSError, sqlite3.Error) as error:
+        conn.close()
+        raise JournalUnreadable(path=str(path), why=_why(error)) from error
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def probe(path: Path) -> None:
+    """Check, read-only and without creating anything, that the journal at ``path`` can be used
+    (``JournalUnreadable`` otherwise): for ``status`` and other readers beside a running controller."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0)
+    except sqlite3.Error as error:
+        raise JournalUnreadable(path=str(path), why=_why(error)) from error
+    try:
+        damage = conn.execute("PRAGMA quick_check").fetchone()[0]
+        if damage != "ok":
+            raise JournalUnreadable(path=str(path), why=f"it is damaged ({damage})")
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone() is None:
+            raise JournalUnreadable(path=str(path), why="it holds no journal (empty, or never initialised)")
+        _version(conn)
+    except sqlite3.Error as error:
+        raise JournalUnreadable(path=str(path), why=_why(error)) from error
+    finally:
+        conn.close()
+
+
+def _why(error: BaseException) -> str:
+    """SQLite's or the OS's reason, in a few words (never a traceback)."""
+    if isinstance(error, OSError):
+        return error.strerror or type(error).__name__
+    return str(error) or type(error).__name__

@@ -25,9 +25,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 
-from reconciler.journal import history, locks, progress, requests, rotations, steps
+from reconciler.journal import adoptions, history, locks, progress, requests, rotations, steps
 from reconciler.journal.hygiene import clean
 from reconciler.journal.records import (
+    AdoptionRow,
     GateRow,
     HistoryRow,
     Lease,
@@ -106,11 +107,13 @@ class Journal:
         started_at: int,
         originals: Mapping[str, LocationOriginal] | None = None,
         original_certificates: Mapping[str, str] | None = None,
+        adoption: AdoptionRow | None = None,
     ) -> RotationId:
         """Start a rotation of the lease's site; with originals given, record them in the same
-        transaction (otherwise ``record_originals`` must precede the first step)."""
+        transaction (otherwise ``record_originals`` must precede the first step). With ``adoption``, the
+        rotation is the one that request asked to take over, settled in the same transaction."""
         with self._tx.fenced(lease) as w:
-            return rotations.start(
+            rotation_id = rotations.start(
                 w,
                 desired_json=desired_json,
                 desired_digest=desired_digest,
@@ -120,6 +123,9 @@ class Journal:
                 originals=originals,
                 original_certificates=original_certificates,
             )
+            if adoption is not None:
+                adoptions.adopted(w, adoption, rotation_id)
+            return rotation_id
 
     def record_originals(
         self,
@@ -271,6 +277,22 @@ class Journal:
     def request_abort(self, site: str, *, who: str, reason: str) -> RotationId:
         """Ask the controller to restore the secure original (never "stop where you are")."""
         return self._request(site, "abort", "", who=who, text=reason)
+
+    def request_adopt(self, site: str, *, restore: bool, who: str, reason: str = "") -> int:
+        """Ask the controller to take over a rotation SEPM shows under way but the journal does not hold
+        (``RotationActive`` when the journal holds one); returns the request's id."""
+        who, reason = clean(who), clean(reason)
+        with self._tx.write() as conn:
+            return adoptions.add(conn, site=site, restore=restore, who=who, reason=reason, now=self._tx.now())
+
+    def pending_adoption(self, site: str) -> AdoptionRow | None:
+        with self._tx.read() as conn:
+            return adoptions.pending(conn, site)
+
+    def settle_adoption(self, lease: Lease, adoption: AdoptionRow, *, outcome: str) -> None:
+        """Settle a pending adoption without a rotation (there was nothing to adopt), under the lease."""
+        with self._tx.fenced(lease) as w:
+            adoptions.settle(w, adoption, outcome=clean(outcome))
 
     def set_suspended(self, site: str, suspended: bool, *, who: str, reason: str = "") -> bool:
         """Suspend (freeze) or resume a site; False when it already was in that state."""

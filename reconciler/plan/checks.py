@@ -16,6 +16,10 @@ the second only when a rotation is needed or under way.
                             of its ``previousSha256``, nor the one journalled at the rotation's start.
                             Checked only when there is something to compare with (``previousSha256``
                             given, or a rotation under way).
+  RotationWithoutJournal    no rotation in the journal, but SEPM shows one under way (an HTTP copy
+                            assigned, secure communications off outside secureCommunicationsOff,
+                            servers half-way through a rolling update): the journal was lost or
+                            replaced. Nothing is done until someone runs ``adopt`` (``adoption``).
 
 ``ROTATION_CHECKS`` (when there is something to do):
   UnknownManagementServerList  a target uses an MSL the desired state does not list (an HTTP copy of
@@ -25,10 +29,13 @@ the second only when a rotation is needed or under way.
   FailoverNotPossible       multi-server: a target that is not treated relies on failover, but its
                             MSL lists fewer than two servers.
   UnpreparedLocation        mid-rotation, with a certificate update still ahead, an untreated target
-                            cannot take the rotation's procedure: under single-server it appeared
-                            after the start (never prepared); under multi-server its group now
-                            holds a 14.2 client (which cannot fail over). The treated set stays
-                            fixed (no procedure switch half-way): a human aborts instead.
+                            cannot take the rotation's procedure: under single-server it was not a
+                            target at the start (new since, or a location whose own settings then
+                            equalled its group's, so it looked like it followed the group); under
+                            multi-server its group now holds a 14.2 client (which cannot fail
+                            over). The treated set stays fixed (no procedure switch half-way); the
+                            message offers a way out that ends (make the location follow its
+                            group, or abort and tell it apart before the next rotation).
 
 The step checks, which need the rotation's steps, are in ``reconciler.plan.drift``.
 """
@@ -42,6 +49,7 @@ from typing import TypeVar
 from reconciler.desired.schema import DesiredSite
 from reconciler.model import step_ids
 from reconciler.model.progress import Progress
+from reconciler.plan.adoption import under_way
 from reconciler.plan.scope import (
     Scope,
     can_fail_over,
@@ -132,6 +140,26 @@ def unexpected_certificate(facts: Facts) -> Finding | None:
     return None
 
 
+def rotation_without_journal(facts: Facts) -> Finding | None:
+    if facts.progress is not None:
+        return None
+    evidence = under_way(facts.desired, facts.site)
+    if not evidence:
+        return None
+    site = facts.site.observed.site
+    shown = "; ".join(evidence[:5]) + (f"; and {len(evidence) - 5} more" if len(evidence) > 5 else "")
+    return (
+        "RotationWithoutJournal",
+        f"SEPM shows a rotation under way that the journal does not hold (was the journal lost or "
+        f"replaced?): {shown}. Nothing is changed until you choose: `sepm-reconciler adopt {site}` rebuilds "
+        "the rotation's originals from the desired state (each HTTP copy goes back to the list it copies; "
+        "secure communications back on except in secureCommunicationsOff) and continues it, every gate "
+        f"counted from now; `sepm-reconciler adopt {site} --restore` does the same and restores the "
+        "originals at once. If secure communications are off on purpose somewhere, list that group under "
+        "secureCommunicationsOff instead",
+    )
+
+
 def unknown_management_server_list(facts: RotationFacts) -> Finding | None:
     progress, scope = facts.progress, facts.scope
     if progress is None or scope.procedure == "multi-server":
@@ -173,22 +201,47 @@ def unprepared_location(facts: RotationFacts) -> Finding | None:
         return None
     if all(step_ids.update_certificate(s.name) in progress.done for s in facts.scope.servers):
         return None  # no certificate change is ahead: nothing left to orphan anybody
+    site = facts.site.observed.site
     for target in facts.site.targets:
         if target.key in facts.scope.treated_keys:
             continue
         if facts.scope.procedure == "single-server":
-            why = "appeared after the rotation started, so it was never moved to the HTTP copy"
-        elif target.group.id in facts.site.legacy_sources:
-            why = "now holds a 14.2 / 14.2.1 client, which cannot fail over during a rolling update"
-        else:
-            continue
-        return (
-            "UnpreparedLocation",
-            f"{target.where} {why}; a certificate update now could orphan its clients: abort rotation "
-            f"{progress.rotation_id} (`sepm-reconciler abort {facts.site.observed.site}`; a new rotation "
-            "will treat it), or move those clients elsewhere",
-        )
+            return ("UnpreparedLocation", _unprepared(target, site))
+        if target.group.id in facts.site.legacy_sources:
+            return (
+                "UnpreparedLocation",
+                f"{target.where} now holds a 14.2 client, which cannot fail over during a rolling update, "
+                "and it was not prepared when the rotation started; a certificate update now could orphan "
+                f"its clients: abort rotation {progress.rotation_id} (`sepm-reconciler abort {site}`; the "
+                "next rotation treats its group, since the 14.2 client is there now), or move those clients "
+                "to a group that was prepared",
+            )
     return None
+
+
+def _unprepared(target: Target, site: str) -> str:
+    """Why a location of a single-server rotation was not prepared, and a way out that ends."""
+    location = target.location
+    state = "on" if location.secure_communications else "off"
+    risk = (
+        f"its clients still use '{location.management_server_list}' with secure communications {state}, and "
+        "a certificate update now could orphan them"
+    )
+    if location.is_default:
+        return (
+            f"{target.where} was not prepared (its group is new since the rotation started); {risk}. Way "
+            "out: make the group inherit from its parent in the SEPM console (the parent is prepared), or "
+            f"move its clients to a prepared group; or abort (`sepm-reconciler abort {site}`): the next "
+            "rotation prepares the group, since it exists now"
+        )
+    return (
+        f"{target.where} was not prepared (it is new since the rotation started, or it has communication "
+        "settings of its own that equalled its group's then, so it looked like a location that follows its "
+        f"group); {risk}. Way out: in the SEPM console make the location use its group's communication "
+        "settings (the group is prepared, so the location is too, and the rotation goes on by itself); or "
+        f"abort (`sepm-reconciler abort {site}`) and, before rotating again, give the location settings "
+        "that differ from its group's (a heartbeat of its own will do), so that the next rotation prepares it"
+    )
 
 
 SITE_CHECKS: tuple[Check, ...] = (
@@ -196,6 +249,7 @@ SITE_CHECKS: tuple[Check, ...] = (
     unknown_server,
     corrupted_certificate,
     unexpected_certificate,
+    rotation_without_journal,
 )
 ROTATION_CHECKS: tuple[RotationCheck, ...] = (
     unknown_management_server_list,

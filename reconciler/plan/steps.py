@@ -37,7 +37,8 @@ or an operator acknowledges it, which means "not applied" and drops it. The rest
 follow; the ones whose effect is already visible are recorded without acting.
 
 Each draft says whether observation shows its effect (``visible``; ``None`` for MSL copies, which
-REST cannot see) and, for a gate, whom it counts.
+REST cannot list, unless a location is seen using the copy, which shows that it exists) and, for a
+gate, whom it counts.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def build_steps(
     treated = [(o, msl) for o in scope.treated if (msl := desired.msl(o.management_server_list))]
     on_copy = [(o, msl) for o, msl in treated if o.management_server_list != msl.copy_name]
 
-    copies = [_copy(desired, msl) for msl in _distinct(msl for _, msl in on_copy)]
+    copies = [_copy(desired, site, msl) for msl in _distinct(msl for _, msl in on_copy)]
     preparation = [
         *copies,
         *(_assign(site, o, msl.copy_name, step_ids.assign_msl(o.key)) for o, msl in on_copy),
@@ -171,7 +172,7 @@ def _attempted(server: Server, progress: Progress) -> bool:
     )
 
 
-def _copy(desired: DesiredSite, msl: ManagementServerList) -> Draft:
+def _copy(desired: DesiredSite, site: SiteView, msl: ManagementServerList) -> Draft:
     ports = {name: server.ports.http for name in msl.servers if (server := desired.server(name))}
     shown = ", ".join(f"{name}:{port}" for name, port in ports.items())
     step = Step(
@@ -184,7 +185,9 @@ def _copy(desired: DesiredSite, msl: ManagementServerList) -> Draft:
         source_management_server_list=msl.name,
         http_ports=ports,
     )
-    return Draft(step, visible=None)
+    # SEPM cannot list MSLs, but a location seen on the copy shows that the copy exists.
+    in_use = any(loc.management_server_list == msl.copy_name for _, loc in site.observed.iter_locations())
+    return Draft(step, visible=True if in_use else None)
 
 
 def _delete(desired: DesiredSite, copy: Draft) -> Draft:

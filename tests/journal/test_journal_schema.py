@@ -13,6 +13,7 @@ from reconciler.journal import (
     SCHEMA_VERSION,
     STATE_DIR_VARIABLE,
     Journal,
+    JournalUnreadable,
     Lease,
     RotationId,
     SchemaTooNew,
@@ -136,8 +137,9 @@ def test_failed_migration_leaves_the_old_version_whole(
     broken = ("CREATE TABLE half_done (x INTEGER) STRICT", "INSERT INTO no_such_table VALUES (1)")
     monkeypatch.setattr(schema, "MIGRATIONS", (*MIGRATIONS, broken))
     monkeypatch.setattr(schema, "SCHEMA_VERSION", len(MIGRATIONS) + 1)
-    with pytest.raises(sqlite3.OperationalError, match="no_such_table"):
+    with pytest.raises(JournalUnreadable, match="no_such_table") as caught:
         Journal(journal_path, clock=clock)
+    assert isinstance(caught.value.__cause__, sqlite3.OperationalError)
     with sqlite3.connect(journal_path) as raw:
         assert raw.execute("SELECT value FROM meta").fetchone()[0] == str(len(MIGRATIONS))
         names = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}

@@ -32,6 +32,7 @@ DAY = 24 * HOUR
 T0 = 1_714_572_000_000  # 2024-05-01T14:00:00Z
 
 ROOT = "My Company"
+LAB = ROOT + "\\Lab"
 DEFAULT_MSL = "Default Management Server List"
 CURRENT_AGENT = "14.3.9816.7000"
 LEGACY_AGENT = "14.2.1031.0100"
@@ -68,8 +69,12 @@ def desired_site(
     timeout: int = 86400,
     msl_delete: bool = False,
     keystores: bool = False,
+    insecure: Sequence[str] = (LAB,),
 ) -> DesiredSite:
-    """A desired site whose servers move from ``old(name)`` to ``new(name)``; durations in seconds."""
+    """A desired site whose servers move from ``old(name)`` to ``new(name)``; durations in seconds.
+
+    ``insecure`` is its ``secureCommunicationsOff``: by default ``My Company\\Lab``, the group these tests
+    use for locations an admin keeps insecure on purpose."""
     msls = msls if msls is not None else [(DEFAULT_MSL, list(servers))]
     actuators: dict[str, Any] = {"certificateUpdate": {"operator": {}}, "mslCopy": {"operator": {}}}
     if msl_delete:
@@ -96,6 +101,7 @@ def desired_site(
         ],
         "managementServerLists": [{"name": name, "servers": list(members)} for name, members in msls],
         "procedure": procedure,
+        "secureCommunicationsOff": list(insecure),
         "gates": {
             "heartbeatCycles": cycles,
             "minimumWait": minimum_wait,

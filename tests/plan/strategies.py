@@ -127,7 +127,7 @@ def groups(draw: st.DrawFn, msl_names: list[str]) -> list[ObservedGroup]:
     return made
 
 
-ODDITIES = ("corrupt", "foreign", "stray-msl", "copy-msl")
+ODDITIES = ("corrupt", "foreign", "stray-msl", "copy-msl", "half-rolled")
 
 
 @st.composite
@@ -135,7 +135,8 @@ def sites(draw: st.DrawFn, *, plausible: bool = True, converged: bool = False) -
     """A desired state and an observation of the same site at ``T0``.
 
     Not ``plausible``: at most one oddity per site (a server whose ports disagree, a foreign certificate,
-    a location on an unknown MSL or on an HTTP copy), so that most generated sites still plan deeply.
+    a location on an unknown MSL or on an HTTP copy, one server alone on its new certificate), so that
+    most generated sites still plan deeply.
     """
     names = [f"sepm0{i}" for i in range(1, draw(st.integers(1, 4)) + 1)]
     desired = draw(desired_states(names))
@@ -146,16 +147,26 @@ def sites(draw: st.DrawFn, *, plausible: bool = True, converged: bool = False) -
     elif oddity == "copy-msl":
         msl_names.append(desired.management_server_lists[0].copy_name)
     site_groups = draw(groups(msl_names))
+    # Groups whose locations are insecure are declared so (secureCommunicationsOff): otherwise, with no
+    # journal, they would be evidence of a rotation under way (``adoption``).
+    insecure = sorted(
+        {g.full_path for g in site_groups if any(not loc.secure_communications for loc in g.locations)}
+    )
+    desired = desired.model_copy(update={"secure_communications_off": tuple(insecure)})
     odd_server = draw(st.sampled_from(names))
+    # Servers all on their old or all on their new certificates; half-way is an oddity (a rolling update
+    # that no journal explains).
+    site_on_new = converged or draw(st.integers(0, 7)) == 0
     observed_servers = []
     for name in names:
         if oddity == "corrupt" and name == odd_server:
             observed_servers.append(server(name, per_port={"console": new(name)}))
         elif oddity == "foreign" and name == odd_server:
             observed_servers.append(server(name, fingerprint(f"{name}-foreign")))
+        elif oddity == "half-rolled" and name == odd_server:
+            observed_servers.append(server(name, new(name)))
         else:
-            presents_new = converged or draw(st.integers(0, 3)) == 0
-            observed_servers.append(server(name, new(name) if presents_new else old(name)))
+            observed_servers.append(server(name, new(name) if site_on_new else old(name)))
     clients = [
         client(
             f"c{n}",

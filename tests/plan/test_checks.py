@@ -15,6 +15,7 @@ from .builders import (
     desired_site,
     fingerprint,
     group,
+    location,
     new,
     observed,
     server,
@@ -94,7 +95,9 @@ FOREIGN = fingerprint("somebody-else")
         pytest.param(False, None, FOREIGN, None, id="no-previous-list-no-rotation-accepts-anything"),
         pytest.param(False, "old", FOREIGN, "UnexpectedCertificate", id="mid-rotation-foreign"),
         pytest.param(False, FOREIGN, FOREIGN, None, id="mid-rotation-journalled-original"),
-        pytest.param(True, None, new("sepm01"), None, id="desired-is-always-expected"),
+        # The desired certificate is never unexpected: what blocks here is the half-done rolling update
+        # that no journal explains (checked after UnexpectedCertificate).
+        pytest.param(True, None, new("sepm01"), "RotationWithoutJournal", id="desired-is-always-expected"),
     ],
 )
 def test_unexpected_certificate(
@@ -125,7 +128,9 @@ def test_unknown_msl_blocks_but_its_http_copy_is_known() -> None:
 
     assert _reason(result) == "UnknownManagementServerList"
     assert "Lab list" in (result.steps[0].message or "")
-    assert _reason(plan(desired, on_copy, None, T0)) is None
+    # Known, so not UnknownManagementServerList; but without a journal, a location on the copy means a
+    # rotation is under way that nobody holds.
+    assert _reason(plan(desired, on_copy, None, T0)) == "RotationWithoutJournal"
 
 
 def test_converged_site_plans_empty_even_with_an_unknown_msl() -> None:
@@ -200,3 +205,26 @@ def test_failover_check_ignores_treated_locations() -> None:
 
     assert result.blocked is None
     assert list(result.originals) == ["g2/g2-L1"]
+
+
+def test_a_location_that_looked_like_its_group_is_told_the_truth_with_a_way_out_that_ends() -> None:
+    """A location whose own settings equalled its group's at the start (so it was not prepared) is not
+    said to have appeared later, and the way out needs no abort: make it follow its group."""
+    desired = desired_site()
+    office_then = location("g1-L2", "Office", default=False, own_settings=False)
+    at_start = observed(
+        servers=[server("sepm01")], groups=[group("g1", ROOT, locations=[location("g1-L1"), office_then])]
+    )
+    progress = started(desired, plan(desired, at_start, None, T0), done={f"copy_msl:{DEFAULT_MSL}": T0})
+    prepared = location("g1-L1", msl=f"{DEFAULT_MSL} (HTTP)", secure=False)
+    office_now = location("g1-L2", "Office", default=False, own_settings=True)
+    now = observed(servers=[server("sepm01")], groups=[group("g1", ROOT, locations=[prepared, office_now])])
+
+    result = plan(desired, now, progress, T0)
+
+    assert _reason(result) == "UnpreparedLocation"
+    message = result.steps[0].message or ""
+    assert "location 'Office' of My Company" in message
+    assert "equalled its group's" in message
+    assert "appeared after" not in message
+    assert "use its group's communication settings" in message

@@ -273,16 +273,6 @@ def test_server_changed_by_hand_mid_rotation_still_gets_its_gate() -> None:
     assert result.current.satisfied
 
 
-def test_server_already_on_its_desired_certificate_is_left_alone() -> None:
-    """Only servers that need it get an update step and a gate."""
-    desired = desired_site(servers=["sepm01", "sepm02"])
-    site = observed(servers=[server("sepm01", new("sepm01")), server("sepm02")], groups=[group("g1", ROOT)])
-
-    result = plan(desired, site, None, T0)
-
-    assert [s.id for s in result.steps] == ["update_certificate:sepm02", "gate:certificate:sepm02"]
-
-
 def test_completed_rotation_has_nothing_pending() -> None:
     """When every step is journalled, the plan is converged although it lists them."""
     world = _single_server_world()
@@ -294,23 +284,6 @@ def test_completed_rotation_has_nothing_pending() -> None:
     assert final.converged
     assert final.dormant == ()
     assert final.evidence_lower_bound == 0
-
-
-def test_copy_used_as_an_original_is_not_deleted() -> None:
-    """A location already on the HTTP copy keeps it: no copy, assign or restore, and no deletion of it."""
-    desired = desired_site(msl_delete=True)
-    site = observed(
-        servers=[server("sepm01")], groups=[group("g1", ROOT, msl=COPY), group("g2", ROOT + "\\A")]
-    )
-
-    result = plan(desired, site, None, T0)
-
-    ids = [s.id for s in result.steps]
-    assert f"copy_msl:{DEFAULT_MSL}" in ids
-    assert "assign_msl:g1/g1-L1" not in ids
-    assert "restore_msl:g1/g1-L1" not in ids
-    assert f"delete_msl_copy:{DEFAULT_MSL}" not in ids
-    assert "gate:restored" not in ids
 
 
 def test_keystore_path_travels_with_the_update_step() -> None:
@@ -326,20 +299,6 @@ def test_keystore_path_travels_with_the_update_step() -> None:
         new("sepm01"),
         "sepm01.p12",
     )
-
-
-def test_nothing_to_prepare_means_no_prepare_gate() -> None:
-    """Locations already on the HTTP copy with secure communications off get no prepare gate: the
-    rotation starts on its first certificate update."""
-    desired = desired_site()
-    site = observed(servers=[server("sepm01")], groups=[group("g1", ROOT, msl=COPY, secure=False)])
-
-    result = plan(desired, site, None, T0)
-
-    assert list(result.originals) == ["g1/g1-L1"]
-    assert [s.id for s in result.steps] == ["update_certificate:sepm01", "gate:certificates"]
-    assert result.current is not None
-    assert result.current.state is StepState.READY
 
 
 @pytest.mark.parametrize(
