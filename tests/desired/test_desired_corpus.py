@@ -177,7 +177,7 @@ EXPECTED: dict[str, list[str]] = {
         "12: one site per file, but a second YAML document starts here",
     ],
     "unknown-top-key.yaml": [
-        "7: credentials: unknown key (allowed here: actuators, api, controller, gates, managementServerLists, noFailoverVersions, procedure, servers, site)",
+        "7: credentials: unknown key (allowed here: actuators, api, controller, gates, managementServerLists, noFailoverVersions, procedure, secureCommunicationsOff, servers, site)",
     ],
     "url-bad-port.yaml": [
         "3: api.url: expected an https URL with a host and a port from 1 to 65535",
