@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from reconciler.model.plan import GateMeasurement
-from reconciler.telemetry.metrics import SiteCollector, StatusBoard
+from reconciler.telemetry.board import StatusBoard
+from reconciler.telemetry.metrics import SiteCollector
 from reconciler.telemetry.status import SiteStatus
 
 RULES = Path(__file__).resolve().parents[1] / "deploy" / "prometheus"

@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import getpass
 import json
-import logging
 import signal
 import sys
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from reconciler.cli import logs
 from reconciler.controller.runner import Controller
 from reconciler.desired.loader import load_folder
 from reconciler.desired.schema import DesiredSite
@@ -50,6 +50,12 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     )
     run.add_argument("--metrics-port", type=int, default=9808, help="0 picks a free port; -1 turns them off")
     run.add_argument("--log-level", default="INFO")
+    run.add_argument(
+        "--log-format",
+        choices=("auto", "json", "human"),
+        default="auto",
+        help="JSON lines, or lines for people; auto: human on a terminal, JSON otherwise",
+    )
     run.set_defaults(handler=_run)
 
     observe = commands.add_parser(
@@ -133,9 +139,7 @@ def _who() -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(level=args.log_level, log_format=args.log_format)
     folder: Path = args.folder
     if not folder.exists():
         print(f"sepm-reconciler run: {folder}: no such folder", file=sys.stderr)

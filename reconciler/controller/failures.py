@@ -8,6 +8,8 @@ Contract (DESIGN.md, Controller):
   site is ``Stalled`` with the error's name as reason and is looked at again at a slow pace, never in a
   retry loop; what releases it (a corrected secret, a new desired state) is noticed at that pace.
 - A step done clears the count, so the next failure starts small again.
+- **Unexpected** (a bug, a journal that cannot be written): that site alone is ``Stalled``
+  (``InternalError``) and tried again with the same back-off; the process and the other sites go on.
 - Each distinct stall or wait is logged once, not at every recheck.
 """
 
@@ -57,6 +59,20 @@ class Failures:
         if permanent:
             return self.permanent(type(error).__name__, str(error), poll=poll)
         return self.transient(str(error), retry_after=getattr(error, "retry_after", None))
+
+    def crashed(self, error: Exception) -> Next:
+        """A reconcile that failed unexpectedly (a bug, a journal that cannot be written): this site alone
+        stalls and is tried again with back-off; the traceback is logged once per distinct error."""
+        self.count += 1
+        delay = self.policy.delay(self.count, self.rng)
+        assert delay is not None
+        said = f"{type(error).__name__}: {error}"[:300]
+        if f"crash:{said}" != self._said:
+            log.error("site %s: reconcile failed: %s", self.site, said, exc_info=error)
+            self._said = f"crash:{said}"
+        return Next(
+            delay, Status("Stalled", "InternalError", f"reconcile failed ({said}); again in {delay:.0f}s")
+        )
 
     def cleared(self) -> None:
         """A step was done: the next failure starts the back-off small again."""

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from reconciler.controller.revision import Revision
 from reconciler.journal.records import AdoptionRow, Lease, Outcome, RotationId, RotationRow, StepRow
 from reconciler.journal.store import Journal
 from reconciler.model.plan import Step
@@ -77,7 +78,7 @@ class SiteJournal:
         start: Start,
         desired_json: str,
         desired_digest: str,
-        git_revision: str,
+        revision: Revision,
         at: int,
         adoption: AdoptionRow | None = None,
     ) -> RotationId:
@@ -89,7 +90,8 @@ class SiteJournal:
             lease,
             desired_json=desired_json,
             desired_digest=desired_digest,
-            git_revision=git_revision,
+            git_revision=revision.commit,
+            git_subject=revision.subject,
             procedure=start.procedure,
             started_at=at,
             originals=start.originals,

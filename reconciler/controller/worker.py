@@ -32,11 +32,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconciler.act import operator
 from reconciler.controller.acting import Rotation, StepActor
 from reconciler.controller.desired_source import DesiredSource
 from reconciler.controller.failures import STALLED_RECHECK, Failures
 from reconciler.controller.lease import LeaseLost, SiteLease
+from reconciler.controller.reporting import SiteReporter
 from reconciler.controller.schedule import DEFAULT_POLL, NOW, Next, Status, jittered, until_gate_check
 from reconciler.controller.sepm_connection import SepmConnection
 from reconciler.controller.sepm_pace import SepmPace
@@ -51,7 +51,8 @@ from reconciler.model.plan import Plan, Step, StepState
 from reconciler.plan import plan as make_plan
 from reconciler.plan.adoption import adopt
 from reconciler.sepm.errors import PermanentError, TransientError
-from reconciler.telemetry.status import SiteStatus, status_for_plan
+from reconciler.telemetry.board import StatusBoard
+from reconciler.telemetry.status import SiteStatus
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +70,9 @@ class SiteWorker:
     rng: random.Random = field(default_factory=random.Random)
     pace: SepmPace = field(default_factory=SepmPace)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    board: StatusBoard | None = None
     last_plan: Plan | None = None
     last_observed: Observed | None = None
-    status: SiteStatus | None = None
 
     def __post_init__(self) -> None:
         self.lease = SiteLease(
@@ -81,6 +82,7 @@ class SiteWorker:
         self.connection = SepmConnection(self.site)
         self.failures = Failures(self.site, self.rng)
         self.actor = StepActor(self.site, self.records, self.lease, self.connection, self.failures)
+        self.reporter = SiteReporter(self.site, self.source, self.publish)
         self._gate_counts: dict[str, int] = {}
 
     # -- loop ---------------------------------------------------------------------------------------
@@ -92,7 +94,17 @@ class SiteWorker:
             while not stop.is_set():
                 if self.lease.lost:
                     raise LeaseLost(f"site {self.site}: lease lost; stopping this worker")
-                delay = await self.reconcile_once()
+                started = time.monotonic()
+                try:
+                    delay = await self.reconcile_once()
+                except LeaseLost:
+                    raise
+                except Exception as error:  # one site's fault never ends the controller or other sites
+                    after = self.failures.crashed(error)
+                    assert after.status is not None
+                    self.reporter.set(after.status)
+                    delay = after.delay
+                    self._count("error", started)
                 self.wake.clear()
                 if delay > 0:
                     await _first_of(stop.wait(), self.wake.wait(), seconds=delay)
@@ -106,6 +118,7 @@ class SiteWorker:
 
     async def reconcile_once(self) -> float:
         """One observe-plan-act round; returns seconds to wait before the next one."""
+        started = time.monotonic()
         poll = self._poll_interval()
         try:
             lease = await self.lease.hold()
@@ -118,14 +131,20 @@ class SiteWorker:
                 self.site,
                 locked.owner,
             )
+            self._count("locked", started)
             return jittered(poll, self.rng)
         try:
             after = await self._reconcile(lease, await self.records.read(), poll)
         except LockLost as lost:
             raise LeaseLost(f"site {self.site}: lease lost ({lost}); stopping this worker") from lost
         if after.status is not None:
-            self._set_status(after.status)
+            self.reporter.set(after.status)
+        self._count(_result(after, self.reporter.status), started)
         return after.delay
+
+    def _count(self, result: str, started: float) -> None:
+        if self.board is not None:
+            self.board.count_reconcile(self.site, result, time.monotonic() - started)
 
     async def _reconcile(self, lease: Lease, record: SiteRecord, poll: float) -> Next:
         if record.suspended:
@@ -153,7 +172,10 @@ class SiteWorker:
         result = make_plan(desired, observed, record.progress, observed.server_time)
         self.last_plan, self.last_observed = result, observed
         in_flight = frozenset(row["step_id"] for row in record.in_flight)
-        self._publish_plan(desired, observed, record, result, in_flight)
+        base = self._base()
+        self.reporter.plan(
+            desired=desired, observed=observed, record=record, result=result, in_flight=in_flight, base=base
+        )
         # 3. act on the first ready step, 4. record
         step = result.current
         if step is None:
@@ -171,11 +193,16 @@ class SiteWorker:
             record=record,
             desired=desired,
             observed=observed,
-            base=self._base(),
+            base=base,
             poll=poll,
             # Tell once the intent is journalled: an operator task shows only when it can be acknowledged.
-            on_intent=lambda acted: self._publish_plan(
-                desired, observed, record, result, in_flight | {acted.id}
+            on_intent=lambda acted: self.reporter.plan(
+                desired=desired,
+                observed=observed,
+                record=record,
+                result=result,
+                in_flight=in_flight | {acted.id},
+                base=base,
             ),
         )
 
@@ -212,7 +239,7 @@ class SiteWorker:
             start=result,
             desired_json=desired.model_dump_json(by_alias=True),
             desired_digest=desired.digest(),
-            git_revision=self.source.git_revision,
+            revision=self.source.revisions.get(self.site, self.source.revision),
             at=observed.server_time,
         )
         log.info("site %s: rotation %s started (%s)", self.site, rotation_id, result.procedure)
@@ -236,7 +263,7 @@ class SiteWorker:
             start=adoption,
             desired_json=desired.model_dump_json(by_alias=True),
             desired_digest=desired.digest(),
-            git_revision=self.source.git_revision,
+            revision=self.source.revisions.get(self.site, self.source.revision),
             at=observed.server_time,
             adoption=request,
         )
@@ -259,48 +286,21 @@ class SiteWorker:
         desired = self.source.sites.get(self.site)
         return float(desired.controller.poll_interval) if desired else DEFAULT_POLL
 
-    # -- what the worker tells ----------------------------------------------------------------------
 
-    def _set_status(self, status: Status) -> None:
-        base = self.status or SiteStatus(site=self.site, phase="Unknown")
-        self.status = base.model_copy(
-            update={
-                "phase": status.phase,
-                "reason": status.reason,
-                "message": status.message,
-                "desired_errors": tuple(self.source.errors.get(self.site, ())),
-                "updated_at": time.time(),
-            }
+def _result(after: Next, status: SiteStatus | None) -> str:
+    """What one reconcile came to, as the small enum of ``sepm_reconciler_reconciles_total{result}``."""
+    if after.status is not None:
+        told = after.status
+        return {"Stalled": "stalled", "Suspended": "suspended", "Unknown": "invalid"}.get(
+            told.phase, "retrying" if told.reason == "Retrying" else "waiting"
         )
-        self.publish(self.status)
-
-    def _publish_plan(
-        self,
-        desired: DesiredSite,
-        observed: Observed,
-        record: SiteRecord,
-        result: Plan,
-        in_flight: frozenset[str],
-    ) -> None:
-        current = self.source.sites.get(self.site)
-        rotation = record.rotation
-        base = self._base()
-        self.status = status_for_plan(
-            desired=desired,
-            observed=observed,
-            plan=result,
-            rotation_id=rotation["id"] if rotation else None,
-            queued_change=(
-                rotation is not None
-                and current is not None
-                and current.digest() != rotation["desired_digest"]
-            ),
-            desired_errors=tuple(self.source.errors.get(self.site, ())),
-            previous=self.status,
-            in_flight=in_flight,
-            instructions=lambda step: operator.instructions_for(desired, step, base=base),
-        )
-        self.publish(self.status)
+    if status is None or status.phase == "Unknown":
+        return "invalid"
+    if status.phase == "Ready":
+        return "converged"
+    if status.phase == "Stalled":
+        return "blocked"
+    return "acted" if status.reason == "Acting" else "waiting"
 
 
 async def _first_of(*waits: Coroutine[Any, Any, Any], seconds: float) -> None:

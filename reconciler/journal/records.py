@@ -80,6 +80,8 @@ class RotationRow(TypedDict):
     site: str
     desired_digest: str
     git_revision: str
+    git_subject: str
+    """the subject of the commit ``git_revision`` names ("" when unknown)."""
     desired_json: str
     """The rotation's own desired state, so a desired change mid-rotation cannot re-target it."""
     procedure: Procedure

@@ -83,6 +83,7 @@ def start(
     desired_json: str,
     desired_digest: str,
     git_revision: str,
+    git_subject: str = "",
     procedure: Procedure,
     started_at: int,
     originals: Mapping[str, LocationOriginal] | None,
@@ -100,13 +101,14 @@ def start(
         raise RotationActive(site=w.lease.site, rotation_id=existing["id"])
     rotation_id = _new_id(w.now)
     w.conn.execute(
-        "INSERT INTO rotations (id, site, desired_digest, git_revision, desired_json, procedure, "
-        "started_at, created_wall, token) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO rotations (id, site, desired_digest, git_revision, git_subject, desired_json, "
+        "procedure, started_at, created_wall, token) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             rotation_id,
             w.lease.site,
             desired_digest,
             git_revision,
+            git_subject,
             desired_json,
             procedure,
             started_at,
@@ -115,6 +117,7 @@ def start(
         ),
     )
     revision = f" at {git_revision}" if git_revision else ""
+    revision += f" ({git_subject})" if git_revision and git_subject else ""
     w.event(
         "rotation_started",
         rotation_id=rotation_id,

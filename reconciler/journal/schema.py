@@ -142,7 +142,9 @@ _V2: tuple[str, ...] = ("ALTER TABLE rotations DROP COLUMN phase",)
 
 # Version 3: requests to adopt a rotation that SEPM shows under way but the journal lost. Each is settled
 # once, by the controller, in the transaction that starts the adopted rotation (or finds nothing to adopt).
+# And the subject of the Git commit a rotation was started from, beside its id.
 _V3: tuple[str, ...] = (
+    "ALTER TABLE rotations ADD COLUMN git_subject TEXT NOT NULL DEFAULT ''",
     """CREATE TABLE adoptions (
         id INTEGER PRIMARY KEY,
         site TEXT NOT NULL,

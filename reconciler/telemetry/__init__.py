@@ -6,6 +6,7 @@ and nothing of how the controller acts, talks to SEPM or journals: an import-lin
 
 - ``status``: the per-site status and how a plan becomes one;
 - ``status_store``: the status files other processes read (`sepm-reconciler status`);
-- ``metrics``: the status board and the Prometheus collector built on it at scrape time;
+- ``board``: the last status of every site and the controller's counters, shared across threads;
+- ``metrics``: the Prometheus collector built on the board at scrape time;
 - ``server``: ``/metrics``, ``/healthz``, ``/readyz``, ``/status``.
 """

@@ -1,53 +1,70 @@
 """Prometheus metrics, built at scrape time from the status board.
 
 Contract (DESIGN.md, Telling):
-- Metrics are produced at scrape time from the last status of each site (a custom collector), so a
-  series disappears with its site and nothing goes stale.
-- Labels are low-cardinality: ``site``, ``server``, and small enums (``phase``). Never a client or a group.
+- Metrics are produced at scrape time from the last status of each site and the board's counters (a
+  custom collector), so a series disappears with its site and nothing goes stale.
+- Labels are low-cardinality: ``site``, ``server``, and small enums (``phase``, ``result``, ``endpoint``,
+  ``outcome``); the applied revision is one series per site. Never a client or a group.
+- Plus ``sepm_reconciler_build_info`` and prometheus_client's process metrics (``process_*``).
 - Nothing here holds a secret: statuses hold none.
 """
 
 from __future__ import annotations
 
-import threading
+import platform
 import time
 from collections.abc import Callable, Iterator
 
-from prometheus_client import CollectorRegistry
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client import CollectorRegistry, ProcessCollector
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from reconciler import __version__
+from reconciler.telemetry.board import StatusBoard
 from reconciler.telemetry.status import SiteStatus
 
 PHASES = ("Ready", "Reconciling", "Stalled", "Suspended", "Unknown")
+PREFIX = "sepm_reconciler_"
+NOT_VALID = ("InvalidDesiredState", "DesiredStateRemoved")
+
+SiteValue = Callable[[SiteStatus], float | None]
 
 
-class StatusBoard:
-    """The last status of every site, shared by the workers (writers) and the HTTP thread (reader)."""
+def _insecure_seconds(status: SiteStatus) -> float:
+    since = status.insecure_since
+    if since is None or not status.server_time:
+        return 0.0
+    return max(0.0, (status.server_time - since) / 1000)
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._statuses: dict[str, SiteStatus] = {}
-        self._reconciles: dict[tuple[str, str], int] = {}
-        self.expected_sites: set[str] = set()
 
-    def publish(self, status: SiteStatus) -> None:
-        with self._lock:
-            self._statuses[status.site] = status
-            key = (status.site, status.phase)
-            self._reconciles[key] = self._reconciles.get(key, 0) + 1
-
-    def statuses(self) -> list[SiteStatus]:
-        with self._lock:
-            return [self._statuses[s] for s in sorted(self._statuses)]
-
-    def reconciles(self) -> dict[tuple[str, str], int]:
-        with self._lock:
-            return dict(self._reconciles)
-
-    def ready(self) -> bool:
-        with self._lock:
-            return self.expected_sites <= set(self._statuses)
+SITE_GAUGES: tuple[tuple[str, str, SiteValue], ...] = (
+    ("gate_clients_passed", "clients through the current gate", lambda s: s.gate.passed if s.gate else 0),
+    ("gate_clients_in_scope", "clients the gate waits for", lambda s: s.gate.in_scope if s.gate else 0),
+    (
+        "gate_deadline_timestamp_seconds",
+        "SEPM time the current gate stalls at",
+        lambda s: s.gate.deadline / 1000 if s.gate else None,
+    ),
+    ("operator_tasks_pending", "operator tasks waiting", lambda s: len(s.operator_tasks)),
+    ("dormant_clients", "clients excluded as dormant", lambda s: len(s.dormant)),
+    ("desired_state_errors", "errors in the site's desired-state file", lambda s: len(s.desired_errors)),
+    (
+        "desired_state_valid",
+        "1 when the site's desired-state file is valid (0: invalid, or removed)",
+        lambda s: 0 if s.desired_errors or s.reason in NOT_VALID else 1,
+    ),
+    (
+        "secure_communications_disabled_seconds",
+        "SEPM seconds since some location of the site has had secure communications off",
+        _insecure_seconds,
+    ),
+    ("rotation_steps_done", "steps done of the rotation in progress", lambda s: s.steps_done),
+    (
+        "last_observation_timestamp_seconds",
+        "when the site was last observed completely (this host's clock)",
+        lambda s: s.observed_at,
+    ),
+)
 
 
 class SiteCollector(Collector):
@@ -57,90 +74,92 @@ class SiteCollector(Collector):
         self.board = board
         self.clock = clock
 
-    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+    def collect(self) -> Iterator[Metric]:
         statuses = self.board.statuses()
+        yield from self._site_metrics(statuses)
+        yield from self._server_metrics(statuses)
+        yield from self._counters()
+        unattributed = GaugeMetricFamily(
+            PREFIX + "desired_state_unattributed_errors",
+            "errors in desired-state files that cannot be tied to a site",
+        )
+        unattributed.add_metric([], float(len(self.board.unattributed_errors)))
+        yield unattributed
+        build = GaugeMetricFamily(PREFIX + "build_info", "the running release", labels=["version", "python"])
+        build.add_metric([__version__, platform.python_version()], 1.0)
+        yield build
+
+    def _site_metrics(self, statuses: list[SiteStatus]) -> Iterator[Metric]:
         phase = GaugeMetricFamily(
-            "sepm_reconciler_site_phase", "1 for the site's current phase", labels=["site", "phase"]
+            PREFIX + "site_phase", "1 for the site's current phase", labels=["site", "phase"]
         )
-        passed = GaugeMetricFamily(
-            "sepm_reconciler_gate_clients_passed", "clients through the current gate", labels=["site"]
+        revision = GaugeMetricFamily(
+            PREFIX + "applied_revision_info",
+            "the Git revision of the desired state in force",
+            labels=["site", "revision", "subject"],
         )
-        scope = GaugeMetricFamily(
-            "sepm_reconciler_gate_clients_in_scope", "clients the gate waits for", labels=["site"]
-        )
-        deadline = GaugeMetricFamily(
-            "sepm_reconciler_gate_deadline_timestamp_seconds",
-            "SEPM time the current gate stalls at",
-            labels=["site"],
-        )
-        tasks = GaugeMetricFamily(
-            "sepm_reconciler_operator_tasks_pending", "operator tasks waiting", labels=["site"]
-        )
-        dormant = GaugeMetricFamily(
-            "sepm_reconciler_dormant_clients", "clients excluded as dormant", labels=["site"]
-        )
-        invalid = GaugeMetricFamily(
-            "sepm_reconciler_desired_state_errors", "errors in the site's desired-state file", labels=["site"]
-        )
-        insecure = GaugeMetricFamily(
-            "sepm_reconciler_secure_communications_disabled_seconds",
-            "SEPM seconds since some location of the site has had secure communications off",
-            labels=["site"],
-        )
+        gauges = [
+            (GaugeMetricFamily(PREFIX + name, text, labels=["site"]), value)
+            for name, text, value in SITE_GAUGES
+        ]
+        for status in statuses:
+            for name in PHASES:
+                phase.add_metric([status.site, name], 1.0 if status.phase == name else 0.0)
+            revision.add_metric([status.site, status.revision.commit, status.revision.subject], 1.0)
+            for family, value in gauges:
+                number = value(status)
+                if number is not None:
+                    family.add_metric([status.site], float(number))
+        yield phase
+        yield revision
+        yield from (family for family, _ in gauges)
+
+    def _server_metrics(self, statuses: list[SiteStatus]) -> Iterator[Metric]:
         not_after = GaugeMetricFamily(
-            "sepm_reconciler_certificate_not_after_timestamp_seconds",
+            PREFIX + "certificate_not_after_timestamp_seconds",
             "expiry of the certificate a server presents",
             labels=["site", "server"],
         )
         matches = GaugeMetricFamily(
-            "sepm_reconciler_certificate_matches_desired",
+            PREFIX + "certificate_matches_desired",
             "1 when every port of the server presents the desired certificate",
             labels=["site", "server"],
         )
-        steps = GaugeMetricFamily(
-            "sepm_reconciler_rotation_steps_done", "steps done of the rotation in progress", labels=["site"]
-        )
         for status in statuses:
-            site = status.site
-            for name in PHASES:
-                phase.add_metric([site, name], 1.0 if status.phase == name else 0.0)
-            gate = status.gate
-            passed.add_metric([site], float(gate.passed) if gate else 0.0)
-            scope.add_metric([site], float(gate.in_scope) if gate else 0.0)
-            if gate:
-                deadline.add_metric([site], gate.deadline / 1000)
-            tasks.add_metric([site], float(len(status.operator_tasks)))
-            dormant.add_metric([site], float(len(status.dormant)))
-            invalid.add_metric([site], float(len(status.desired_errors)))
-            since = status.insecure_since
-            seconds = (status.server_time - since) / 1000 if since is not None and status.server_time else 0.0
-            insecure.add_metric([site], max(0.0, seconds))
-            steps.add_metric([site], float(status.steps_done))
             for server, cert in status.certificates.items():
-                not_after.add_metric([site, server], float(cert["not_after"]) / 1000)
-                matches.add_metric([site, server], 1.0 if cert["matches"] else 0.0)
+                not_after.add_metric([status.site, server], float(cert["not_after"]) / 1000)
+                matches.add_metric([status.site, server], 1.0 if cert["matches"] else 0.0)
+        yield not_after
+        yield matches
+
+    def _counters(self) -> Iterator[Metric]:
+        updates = CounterMetricFamily(
+            PREFIX + "status_updates", "statuses published, by phase", labels=["site", "phase"]
+        )
+        for (site, name), count in sorted(self.board.updates().items()):
+            updates.add_metric([site, name], float(count))
         reconciles = CounterMetricFamily(
-            "sepm_reconciler_status_updates", "statuses published, by phase", labels=["site", "phase"]
+            PREFIX + "reconciles", "reconciles, by what came of them", labels=["site", "result"]
         )
-        for (site, name), count in sorted(self.board.reconciles().items()):
-            reconciles.add_metric([site, name], float(count))
-        yield from (
-            phase,
-            passed,
-            scope,
-            deadline,
-            tasks,
-            dormant,
-            invalid,
-            insecure,
-            not_after,
-            matches,
-            steps,
+        for (site, result), count in sorted(self.board.reconciles().items()):
+            reconciles.add_metric([site, result], float(count))
+        durations = HistogramMetricFamily(
+            PREFIX + "reconcile_duration_seconds", "how long one reconcile took", labels=["site"]
         )
-        yield reconciles
+        for site, histogram in sorted(self.board.durations().items()):
+            durations.add_metric([site], histogram.buckets(), histogram.total)
+        requests = CounterMetricFamily(
+            PREFIX + "sepm_requests",
+            "requests to SEPM's REST API, by endpoint family and outcome",
+            labels=["site", "endpoint", "outcome"],
+        )
+        for (site, endpoint, outcome), count in sorted(self.board.requests().items()):
+            requests.add_metric([site, endpoint, outcome], float(count))
+        yield from (updates, reconciles, durations, requests)
 
 
 def registry_for(board: StatusBoard) -> CollectorRegistry:
     registry = CollectorRegistry()
     registry.register(SiteCollector(board))
+    ProcessCollector(registry=registry)
     return registry

@@ -16,7 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import generate_latest
 
-from reconciler.telemetry.metrics import StatusBoard, registry_for
+from reconciler.telemetry.board import StatusBoard
+from reconciler.telemetry.metrics import registry_for
 
 
 class TelemetryServer:

@@ -28,6 +28,15 @@ class OperatorTask(BaseModel):
     instructions: tuple[str, ...]
 
 
+class AppliedRevision(BaseModel):
+    """The Git revision of the desired state in force for a site (a rotation's own, while one runs)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    commit: str = ""
+    subject: str = ""
+
+
 class SiteStatus(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -45,8 +54,10 @@ class SiteStatus(BaseModel):
     dormant: tuple[str, ...] = ()
     operator_tasks: tuple[OperatorTask, ...] = ()
     desired_errors: tuple[str, ...] = ()
+    revision: AppliedRevision = Field(default_factory=AppliedRevision)
     queued_change: bool = Field(default=False, description="a newer desired state waits for this rotation")
     server_time: int | None = None
+    observed_at: float | None = Field(default=None, description="this host's clock at the last observation")
     insecure_since: int | None = Field(default=None, description="SEPM ms since secure comms are off")
     certificates: dict[str, dict[str, str | int | bool]] = Field(default_factory=dict)
     updated_at: float = 0.0
@@ -75,6 +86,7 @@ def status_for_plan(
     queued_change: bool,
     desired_errors: tuple[str, ...],
     previous: SiteStatus | None,
+    revision: AppliedRevision,
     in_flight: frozenset[str],
     instructions: Callable[[Step], tuple[str, ...]],
 ) -> SiteStatus:
@@ -112,8 +124,10 @@ def status_for_plan(
         dormant=plan.dormant,
         operator_tasks=tasks,
         desired_errors=desired_errors,
+        revision=revision,
         queued_change=queued_change,
         server_time=observed.server_time,
+        observed_at=time.time(),
         insecure_since=_insecure_since(observed, previous),
         certificates=_certificates(desired, observed),
         updated_at=time.time(),

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+import subprocess
+import time
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.harness import run_controller
@@ -62,3 +66,63 @@ async def test_metrics_follow_the_rotation(rehearse, journal_path):
     final = run.statuses[-1]
     assert final.phase == "Ready"
     assert all(cert["matches"] for cert in final.certificates.values())
+
+
+PROMTOOL = shutil.which("promtool")
+
+
+@pytest.mark.skipif(PROMTOOL is None, reason="promtool is not installed (Debian package 'prometheus')")
+async def test_a_live_scrape_follows_prometheus_conventions_and_is_complete(rehearse, journal_path):
+    """A scrape taken mid-rotation passes `promtool check metrics`, and holds the reconcile counter and
+    histogram, SEPM request counts, the last observation time, validity, build info and process metrics."""
+    rehearsal = rehearse("single-server")
+    holder: dict = {}
+    seen: dict = {}
+
+    async def scrape() -> None:
+        port = holder["controller"].telemetry.port
+        async with httpx.AsyncClient() as client:
+            seen["text"] = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+
+    def hook(status) -> None:
+        if "task" not in seen and status.reason == "WaitingForGate":
+            seen["task"] = asyncio.get_running_loop().create_task(scrape())
+
+    run = await run_controller(
+        rehearsal,
+        journal_path,
+        on_status=hook,
+        metrics_port=0,
+        controller_hook=lambda c: holder.update(controller=c),
+    )
+    await seen["task"]
+    assert not run.timed_out
+
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [PROMTOOL, "check", "metrics"],
+        input=seen["text"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    names = {name for (name, _) in samples(seen["text"])}
+    site = rehearsal.site
+    for wanted in (
+        "sepm_reconciler_reconciles_total",
+        "sepm_reconciler_reconcile_duration_seconds_bucket",
+        "sepm_reconciler_sepm_requests_total",
+        "sepm_reconciler_last_observation_timestamp_seconds",
+        "sepm_reconciler_desired_state_valid",
+        "sepm_reconciler_desired_state_unattributed_errors",
+        "sepm_reconciler_build_info",
+        "sepm_reconciler_applied_revision_info",
+        "process_cpu_seconds_total",
+    ):
+        assert wanted in names, f"{wanted} missing from a live scrape"
+    values = samples(seen["text"])
+    assert values[("sepm_reconciler_desired_state_valid", (("site", site),))] == 1.0
+    assert (
+        time.time() - values[("sepm_reconciler_last_observation_timestamp_seconds", (("site", site),))] < 60
+    )

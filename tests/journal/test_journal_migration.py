@@ -60,6 +60,7 @@ ACTIVE = RotationRow(
     site=SITE,
     desired_digest="sha256:new",
     git_revision="cafe01",
+    git_subject="",
     desired_json='{"site": "hq", "rev": 2}',
     procedure="multi-server",
     started_at=int(T0 * 1000),
@@ -179,7 +180,8 @@ def _write_version_1(path: Path) -> None:
         raw.execute("INSERT INTO meta (key, value) VALUES ('schema_version', '1')")
         _insert(raw, "locks", dict(LOCK))
         for rotation, recorded in [(FINISHED, None), (ACTIVE, T0)]:
-            columns = {key: value for key, value in rotation.items() if key != "originals_recorded"}
+            # Version 1 had no git_subject (version 3 adds it, "" for older rotations).
+            columns = {k: v for k, v in rotation.items() if k not in ("originals_recorded", "git_subject")}
             _insert(raw, "rotations", {**columns, "phase": "started", "originals_recorded_wall": recorded})
         for key, location in ORIGINALS.items():  # booleans are stored as 0 and 1 (Python's sqlite3 does it)
             _insert(raw, "original_locations", {"rotation_id": R, "key": key, **location.model_dump()})
@@ -246,7 +248,7 @@ def test_version_1_file_is_migrated_with_every_row(v1_path: Path, clock: FakeClo
         assert journal.site_state(SITE) == STATE
     version, columns = _version_and_columns(v1_path)
     assert version == SCHEMA_VERSION
-    assert columns == [c for c in V1_ROTATION_COLUMNS if c != "phase"]
+    assert columns == [*(c for c in V1_ROTATION_COLUMNS if c != "phase"), "git_subject"]
 
 
 def test_migrated_file_keeps_the_schema_rules(v1_path: Path, clock: FakeClock) -> None:
