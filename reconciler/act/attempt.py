@@ -8,12 +8,13 @@ Contract:
   PATCH, a missing secret or a failed program are `Failed` outcomes with their reason.
 - Journals nothing (the controller writes the intent before and the outcome after) and decides nothing
   about retrying: ``Failed.permanent`` says which way it goes.
-- ``sepm_now()`` is SEPM's clock for a command step that SEPM cannot show (the time it is journalled at).
+- ``sepm_now()`` reads SEPM's clock *after* a command SEPM cannot show has run: the time its gate
+  counts from (a time taken before the command would start the gate early).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from reconciler.act import operator, rest
@@ -33,7 +34,7 @@ async def attempt(
     desired: DesiredSite,
     client: SepmClient,
     base: Path,
-    sepm_now: Callable[[], int],
+    sepm_now: Callable[[], Awaitable[int]],
 ) -> Outcome:
     """Carry ``step`` out once (see the module docstring); ``base`` is the desired-state file's folder."""
     match step.actuator:
@@ -61,7 +62,9 @@ async def _rest(step: Step, client: SepmClient) -> Outcome:
         return Failed(reason="ChangeNotVisible", message=str(error))
 
 
-async def _command(step: Step, desired: DesiredSite, base: Path, sepm_now: Callable[[], int]) -> Outcome:
+async def _command(
+    step: Step, desired: DesiredSite, base: Path, sepm_now: Callable[[], Awaitable[int]]
+) -> Outcome:
     choice = actuator_for(desired, step)
     if choice is None or choice.command is None:
         raise ValueError(f"{step.id} has no command actuator in the desired state of {desired.site}")
@@ -76,5 +79,5 @@ async def _command(step: Step, desired: DesiredSite, base: Path, sepm_now: Calla
         return Failed(reason="CommandFailed", message=result.summary(), detail=result.output)
     if operator.needs_acknowledgement(step):
         # Nothing on SEPM shows an MSL copy or deletion: the exit status is all the evidence there is.
-        return Done(applied_at=sepm_now(), message=result.summary())
+        return Done(applied_at=await sepm_now(), message=result.summary())
     return Started(message=result.summary())

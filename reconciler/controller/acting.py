@@ -89,7 +89,11 @@ class StepActor:
         await self.journal.intent(lease, rotation.id, step)
         on_intent(step)
         outcome = await act.attempt(
-            step, desired=desired, client=self.connection.client, base=base, sepm_now=self.connection.sepm_now
+            step,
+            desired=desired,
+            client=self.connection.client,
+            base=base,
+            sepm_now=self.connection.sepm_time,
         )
         match outcome:
             case act.Done(applied_at=applied_at, message=message):

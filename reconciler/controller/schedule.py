@@ -4,8 +4,9 @@ Contract:
 - Every part of a reconcile answers with a `Next`: the delay before the next reconcile (local seconds)
   and, when it has something to say beyond the plan, the site's status meanwhile.
 - Waiting is not failing: a gate that is not open is re-checked at the poll interval, but no later than
-  its deadline or the end of its minimum wait (converted from SEPM time with `SepmPace`). A gate's
-  evidence is re-read, never predicted.
+  its deadline, the end of its minimum wait, or the predicted check-in of its last missing client (the
+  gate's ``eta``), converted from SEPM time with `SepmPace`: a gate is never slept through once it can
+  open. Its evidence is then re-read, never assumed from the prediction.
 - Poll delays are jittered by ±20% so that sites (and controllers) polling one SEPM drift apart.
 """
 
@@ -52,8 +53,7 @@ def jittered(seconds: float, rng: random.Random) -> float:
 
 def until_gate_check(gate: GateMeasurement, *, poll: float, pace: SepmPace, rng: random.Random) -> float:
     """Seconds until a waiting gate is measured again (see the module docstring)."""
-    due = [gate.deadline]
-    if gate.earliest_open > (pace.now_ms() or 0):
-        due.append(gate.earliest_open)
+    now = pace.now_ms() or 0
+    due = [gate.deadline, *(t for t in (gate.earliest_open, gate.eta) if t > now)]
     soonest = min(pace.seconds_until(t) for t in due)
     return max(_EARLIEST, min(jittered(poll, rng), soonest + _EARLIEST))

@@ -18,14 +18,17 @@ Contract:
 from __future__ import annotations
 
 import hashlib
+import logging
 from pathlib import Path
 
 from reconciler.desired.schema import DesiredSite
 from reconciler.desired.secrets import resolve_secret
 from reconciler.model.observed import Observed
 from reconciler.sepm.client import SepmClient
-from reconciler.sepm.errors import CredentialsRejected
+from reconciler.sepm.errors import CredentialsRejected, SepmError
 from reconciler.sepm.observer import Observer
+
+log = logging.getLogger(__name__)
 
 
 class SepmConnection:
@@ -59,6 +62,18 @@ class SepmConnection:
         assert self._observer is not None
         self._last_observed = await self._observer.observe()
         return self._last_observed
+
+    async def sepm_time(self) -> int:
+        """SEPM's clock now, read from a fresh answer (``GET version``); its last known clock if SEPM does
+        not answer (a step is then timed early, never late)."""
+        if self._client is not None:
+            try:
+                await self._client.version()
+            except SepmError as error:
+                log.warning(
+                    "site %s: SEPM's clock could not be read now (%s); using its last", self.site, error
+                )
+        return self.sepm_now()
 
     def sepm_now(self) -> int:
         """SEPM's clock at its last answer (an observation's time at worst)."""

@@ -1,4 +1,4 @@
-"""One site's reconcile loop: observe, plan, act on the first ready step, record; then wait, and again.
+"""One site's reconcile loop: observe, plan, act on the ready steps, record; then wait, and again.
 
 Contract (DESIGN.md, Controller):
 - Level-triggered: every reconcile observes the site again and plans from scratch with the journal's
@@ -12,9 +12,12 @@ Contract (DESIGN.md, Controller):
   done row with SEPM's time of that observation. A crash between any two leaves an intent without done;
   the next reconcile re-observes and re-plans, which either sees the effect (the step is then
   "satisfied" and recorded done) or acts again (every act sets a value, so acting twice is harmless).
-- A rotation is started (originals journalled) in its own reconcile before any act, and is bound to the
-  desired state it started from: a newer desired state is queued until the rotation completes or is
-  aborted. An aborted rotation, once restored, suspends the site.
+- A rotation is started (originals journalled) before any act, then planned again from the same
+  observation with the journal's progress, and bound to the desired state it started from: a newer
+  desired state is queued until the rotation completes or is aborted. An aborted rotation, once
+  restored, suspends the site.
+- A reconcile carries out the plan's whole run of ready steps (`Plan.ready`) in order, each journalled
+  and verified, stopping at the first that does not complete at once; then it observes again.
 - Waiting is not failing: a gate that is not open schedules the next reconcile
   (`reconciler.controller.schedule`). Transient errors back off, permanent ones stall the site
   (`reconciler.controller.failures`).
@@ -169,14 +172,8 @@ class SiteWorker:
             if adopting is not None:
                 return adopting
         # 2. plan
-        result = make_plan(desired, observed, record.progress, observed.server_time)
-        self.last_plan, self.last_observed = result, observed
-        in_flight = frozenset(row["step_id"] for row in record.in_flight)
-        base = self._base()
-        self.reporter.plan(
-            desired=desired, observed=observed, record=record, result=result, in_flight=in_flight, base=base
-        )
-        # 3. act on the first ready step, 4. record
+        result = self._plan(desired, observed, record)
+        # 3. act on the run of ready steps, 4. record
         step = result.current
         if step is None:
             return await self._converged(lease, record, poll)
@@ -185,26 +182,61 @@ class SiteWorker:
         if step.state is StepState.WAITING:
             return await self._waiting(lease, record, step, observed, poll)
         if record.rotation is None or record.progress is None:
-            return await self._start(lease, desired, result, observed, poll)
-        rotation = Rotation(record.rotation["id"], record.progress)
-        return await self.actor.carry_out(
-            step,
-            rotation=rotation,
-            record=record,
+            if result.procedure is None:
+                return Next(jittered(poll, self.rng))
+            record = await self._start(lease, desired, result, observed)
+            result = self._plan(desired, observed, record)  # the same observation, now with the journal's
+        return await self._carry_out(result, record, desired, observed, poll)
+
+    def _plan(self, desired: DesiredSite, observed: Observed, record: SiteRecord) -> Plan:
+        result = make_plan(desired, observed, record.progress, observed.server_time)
+        self.last_plan, self.last_observed = result, observed
+        in_flight = frozenset(row["step_id"] for row in record.in_flight)
+        self.reporter.plan(
             desired=desired,
             observed=observed,
-            base=base,
-            poll=poll,
+            record=record,
+            result=result,
+            in_flight=in_flight,
+            base=self._base(),
+        )
+        return result
+
+    async def _carry_out(
+        self, result: Plan, record: SiteRecord, desired: DesiredSite, observed: Observed, poll: float
+    ) -> Next:
+        """The run of ready steps, in order, in this pass; stop at the first that does not complete now."""
+        assert record.rotation is not None
+        assert record.progress is not None
+        rotation = Rotation(record.rotation["id"], record.progress)
+        in_flight = frozenset(row["step_id"] for row in record.in_flight)
+        base = self._base()
+
+        def told(acted: Step) -> None:
             # Tell once the intent is journalled: an operator task shows only when it can be acknowledged.
-            on_intent=lambda acted: self.reporter.plan(
+            self.reporter.plan(
                 desired=desired,
                 observed=observed,
                 record=record,
                 result=result,
                 in_flight=in_flight | {acted.id},
                 base=base,
-            ),
-        )
+            )
+
+        for step in result.ready:
+            after = await self.actor.carry_out(
+                step,
+                rotation=rotation,
+                record=record,
+                desired=desired,
+                observed=observed,
+                base=base,
+                poll=poll,
+                on_intent=told,
+            )
+            if after != NOW:
+                return after
+        return NOW
 
     async def _converged(self, lease: Lease, record: SiteRecord, poll: float) -> Next:
         """Nothing left to do: close the rotation that got here, if any."""
@@ -229,11 +261,9 @@ class SiteWorker:
         return Next(until_gate_check(step.gate, poll=poll, pace=self.pace, rng=self.rng))
 
     async def _start(
-        self, lease: Lease, desired: DesiredSite, result: Plan, observed: Observed, poll: float
-    ) -> Next:
-        """Start a rotation (originals journalled) in a reconcile of its own, before any act."""
-        if result.procedure is None:
-            return Next(jittered(poll, self.rng))
+        self, lease: Lease, desired: DesiredSite, result: Plan, observed: Observed
+    ) -> SiteRecord:
+        """Start a rotation (originals journalled) before any act; returns the journal's record of it."""
         rotation_id = await self.records.start_rotation(
             lease,
             start=result,
@@ -243,7 +273,7 @@ class SiteWorker:
             at=observed.server_time,
         )
         log.info("site %s: rotation %s started (%s)", self.site, rotation_id, result.procedure)
-        return NOW
+        return await self.records.read()
 
     async def _adopt(
         self, lease: Lease, request: AdoptionRow, desired: DesiredSite, observed: Observed, poll: float

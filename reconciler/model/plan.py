@@ -1,9 +1,15 @@
 """The planner's answer: ordered steps, each done, ready, waiting or blocked.
 
 Contract between the planner and whoever carries a plan out:
-- Steps come in execution order. The first step that is not ``done`` is the one that matters; the
-  controller acts on it when it is ``ready`` and on nothing after it (the planner never marks a step
-  ready before everything it depends on is done).
+- Steps come in execution order. The pending steps start with a **run** of ``ready`` ones (``ready``):
+  the current step, and, when it is an action or an open gate, the actions that follow it up to the next
+  gate. The controller carries the run out in one pass, in order, each step journalled and verified, and
+  stops at the first that does not complete at once (a command SEPM does not show yet, an operator task,
+  a failure). Nothing in a run depends on anything but what comes before it in the run or is done;
+  everything after the run is ``waiting``.
+- Gates carry ``eta``: the earliest SEPM instant each can open, from each client's check-in grid, chained
+  over the gates as if every act were instant; ``Plan.eta`` is the rotation's, and
+  ``Plan.evidence_lower_bound`` what is left of it (``eta - now``): the physical bound.
 - ``ready`` with ``satisfied=True`` means observation already shows the step's effect: the controller
   records it done with the observation's server time instead of acting ("ensure" semantics, which is
   what makes a restart after kill -9 safe).
@@ -75,6 +81,10 @@ class GateMeasurement(_Frozen):
     since: int = Field(description="SEPM epoch ms of the change the gate counts from (the latest)")
     deadline: int = Field(description="SEPM epoch ms after which the site is stalled")
     earliest_open: int = Field(description="SEPM epoch ms before which minimumWait keeps the gate shut")
+    eta: int = Field(
+        default=0,
+        description="SEPM epoch ms: the earliest instant it can open, predicted from each client's check-ins",
+    )
     in_scope: int
     passed: int
     max_lagging: int
@@ -109,6 +119,7 @@ class Step(_Frozen):
     keystore: str | None = None
     satisfied: bool = False
     gate: GateMeasurement | None = None
+    eta: int | None = Field(default=None, description="a gate: the earliest SEPM epoch ms it can open")
     reason: str | None = None
     message: str | None = None
 
@@ -142,8 +153,12 @@ class Plan(_Frozen):
     no_failover: NoFailover | None = Field(
         default=None, description="clients that get the single-server treatment because of their version"
     )
+    eta: int | None = Field(
+        default=None,
+        description="SEPM epoch ms: the rotation's earliest possible completion (None: nothing left)",
+    )
     evidence_lower_bound: int = Field(
-        default=0, description="ms: the least SEPM time the remaining gates can take"
+        default=0, description="ms: the least SEPM time the remaining gates can take (eta - now)"
     )
 
     @property
@@ -153,6 +168,16 @@ class Plan(_Frozen):
     @property
     def current(self) -> Step | None:
         return next(iter(self.pending), None)
+
+    @property
+    def ready(self) -> tuple[Step, ...]:
+        """The run of ready steps the controller carries out in one pass, in order (see the contract)."""
+        run: list[Step] = []
+        for step in self.pending:
+            if step.state is not StepState.READY:
+                break
+            run.append(step)
+        return tuple(run)
 
     @property
     def converged(self) -> bool:

@@ -12,16 +12,19 @@ A gate counts heartbeat evidence from the changes it waits on. All times are SEP
   cycle after the change) **and** it holds its own group's current policy serial.
 - **Open**: no more than ``maxLaggingClients`` in-scope clients lag, and ``now >= start + minimumWait``.
   The **deadline** is ``start + timeout``.
-- **Least duration** of a gate: ``max(minimumWait, (N - 1) * h_max)``, ``h_max`` the largest effective
-  heartbeat among its members (0 without members). It is the SEPM time the gate needs from its start
-  when every member must pass; the plan's ``evidence_lower_bound`` is the sum over the gates still
-  ahead, without subtracting time already spent in the current one. With ``maxLaggingClients > 0``
-  the slowest clients may be left behind, so it is an estimate for status lines, not a promise.
+- **When a gate can open** (the physical bound): a client checks in on a grid, ``last_update_time + k *
+  h``. It passes at the first instant of its grid after ``since + (N - 1) * h`` (`pass_at`), which is
+  up to ``N * h`` after the change, not ``(N - 1) * h``. A gate can open no earlier than the instant its
+  last in-scope client passes (with ``maxLaggingClients`` laggards allowed, the instant the rest have),
+  and no earlier than ``start + minimumWait``: `predicted_open`, and a measurement's ``eta``. The
+  planner chains it over the gates ahead, each starting when the one before can open. The prediction
+  assumes each client keeps its grid and its effective heartbeat (the slowest of its settings source's
+  locations); a client that misses check-ins, or checks in more often than that, moves its instant.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -50,16 +53,39 @@ class GateScope:
     members: tuple[Member, ...]
     since_steps: tuple[str, ...]
 
-    def least_duration_ms(self, gates: Gates) -> int:
-        slowest = max((m.heartbeat_ms for m in self.members), default=0)
-        return max(gates.minimum_wait * 1000, (gates.heartbeat_cycles - 1) * slowest)
-
 
 @dataclass(frozen=True)
 class Evidence:
     measurement: GateMeasurement
     dormant: tuple[str, ...]
     """every dormant member's name, sorted."""
+
+
+def pass_at(member: Member, since: int, cycles: int) -> int:
+    """The instant of the member's first check-in on its grid after ``since + (cycles - 1) * h``."""
+    heartbeat = max(member.heartbeat_ms, 1)
+    last = member.client.last_update_time
+    threshold = since + (cycles - 1) * heartbeat
+    return last + ((threshold - last) // heartbeat + 1) * heartbeat
+
+
+def predicted_open(scope: GateScope, *, since: int, gates: Gates) -> int:
+    """The earliest SEPM instant the gate can open if every change it counts from happens at ``since``."""
+    return _earliest(((m, since) for m in scope.members), start=since, gates=gates)
+
+
+def _earliest(members: Iterable[tuple[Member, int]], *, start: int, gates: Gates) -> int:
+    """When the gate's in-scope members (each with the instant it counts from) have passed, allowing
+    ``maxLaggingClients`` laggards, and the minimum wait since ``start`` is over."""
+    dormant_ms = gates.dormant_after * 1000
+    instants = sorted(
+        pass_at(member, since, gates.heartbeat_cycles)
+        for member, since in members
+        if member.client.last_update_time >= since - dormant_ms
+    )
+    needed = len(instants) - gates.max_lagging_clients
+    evidence = instants[needed - 1] if needed > 0 else start
+    return max(evidence, start + gates.minimum_wait * 1000)
 
 
 def measure(
@@ -72,8 +98,10 @@ def measure(
     passed = 0
     lagging: list[str] = []
     dormant: list[str] = []
+    counted: list[tuple[Member, int]] = []
     for member in scope.members:
         since = _latest(member.since_steps, applied, fallback)
+        counted.append((member, since))
         last = member.client.last_update_time
         if last < since - dormant_ms:
             dormant.append(member.client.name)
@@ -89,6 +117,7 @@ def measure(
         since=start,
         deadline=start + gates.timeout * 1000,
         earliest_open=earliest_open,
+        eta=_earliest(counted, start=start, gates=gates),
         in_scope=passed + len(lagging),
         passed=passed,
         max_lagging=gates.max_lagging_clients,

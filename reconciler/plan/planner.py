@@ -60,7 +60,7 @@ from reconciler.plan.checks import (
     first_finding,
 )
 from reconciler.plan.drift import STEP_CHECKS, StepFacts
-from reconciler.plan.gates import describe, measure, sepm_time
+from reconciler.plan.gates import describe, measure, predicted_open, sepm_time
 from reconciler.plan.scope import Scope, choose_scope
 from reconciler.plan.site import SiteView, view
 from reconciler.plan.steps import Draft, build_steps
@@ -88,7 +88,7 @@ def plan(desired: DesiredSite, observed: Observed, progress: Progress | None, no
 
     sequence = _Sequencer(desired, observed.site, progress, now)
     steps = tuple(sequence.decide(draft) for draft in drafts)
-    pending = any(s.state is not StepState.DONE for s in steps)
+    pending = sequence.pending
     dormant = sequence.dormant if sequence.dormant is not None else _dormant_now(desired, site, now)
     return Plan(
         site=observed.site,
@@ -102,12 +102,17 @@ def plan(desired: DesiredSite, observed: Observed, progress: Progress | None, no
             clients=site.legacy_clients,
             groups=tuple(sorted(site.groups[g].full_path for g in site.legacy_sources)),
         ),
-        evidence_lower_bound=sequence.lower_bound,
+        eta=sequence.clock if pending else None,
+        evidence_lower_bound=sequence.clock - now if pending else 0,
     )
 
 
 class _Sequencer:
-    """Decides each draft's state in order; remembers the current gate's dormant clients."""
+    """Decides each draft's state in order: the run of ready steps, then what waits; predicts the gates.
+
+    Remembers the current gate's dormant clients, and ``clock``: the earliest SEPM instant the rotation
+    can have reached at each step, were every act instant (the physical bound, ``gates.predicted_open``).
+    """
 
     def __init__(self, desired: DesiredSite, site: str, progress: Progress | None, now: int) -> None:
         self.desired = desired
@@ -118,28 +123,37 @@ class _Sequencer:
         self.acknowledged = progress.acknowledged if progress is not None else {}
         self.proceeded = progress.proceeded if progress is not None else {}
         self.fallback = progress.started_at if progress is not None else now
-        self.current_seen = False
+        self.phase = "before"
+        """before the current step; in the ``run`` of ready steps; ``after`` it (waiting)."""
         self.dormant: tuple[str, ...] | None = None
-        self.lower_bound = 0
+        self.clock = now
+        self.pending = False
 
     def decide(self, draft: Draft) -> Step:
         step = draft.step
         if step.id in self.done:
             return step.model_copy(update={"state": StepState.DONE})
-        if self.current_seen:
-            self._count_gate(draft)
-            return step  # built waiting, with no measurement
-        self.current_seen = True
-        if draft.gate is None:
-            return self._action(draft)
-        decided = self._gate(draft)
-        if decided.state is not StepState.READY:
-            self._count_gate(draft)
-        return decided
+        self.pending = True
+        if self.phase == "before":
+            self.phase = "run"
+            decided = self._action(draft) if draft.gate is None else self._gate(draft)
+            if decided.state is not StepState.READY:
+                self.phase = "after"
+            return decided
+        if self.phase == "run" and draft.gate is None:
+            decided = self._action(draft)
+            if decided.state is StepState.READY:
+                return decided
+        self.phase = "after"
+        return self._predicted(draft)
 
-    def _count_gate(self, draft: Draft) -> None:
-        if draft.gate is not None:
-            self.lower_bound += draft.gate.least_duration_ms(self.desired.gates)
+    def _predicted(self, draft: Draft) -> Step:
+        """A step after the run: waiting, unmeasured; a gate carries its predicted opening."""
+        if draft.gate is None:
+            return draft.step  # built waiting
+        opens = predicted_open(draft.gate, since=self.clock, gates=self.desired.gates)
+        self.clock = max(self.clock, opens)
+        return draft.step.model_copy(update={"eta": opens})
 
     def _action(self, draft: Draft) -> Step:
         step = draft.step
@@ -181,7 +195,7 @@ class _Sequencer:
         )
         self.dormant = evidence.dormant
         m = evidence.measurement
-        update: dict[str, object] = {"gate": m}
+        update: dict[str, object] = {"gate": m, "eta": m.eta}
         if step.id in self.proceeded:
             update |= {
                 "state": StepState.READY,
@@ -203,6 +217,7 @@ class _Sequencer:
             }
         else:
             update |= {"message": f"waiting: {describe(m)}; deadline {sepm_time(m.deadline)}"}
+            self.clock = max(self.clock, m.eta)  # the rest of the rotation cannot start before it opens
         return step.model_copy(update=update)
 
 

@@ -62,9 +62,13 @@ def _client(fake: FakeSepm) -> SepmClient:
     )
 
 
+async def _sepm_now() -> int:
+    return SEPM_NOW
+
+
 async def _attempt(step: Step, desired: DesiredSite, tmp_path: Path, fake: FakeSepm | None = None):
     async with _client(fake or FakeSepm()) as client:
-        return await attempt(step, desired=desired, client=client, base=tmp_path, sepm_now=lambda: SEPM_NOW)
+        return await attempt(step, desired=desired, client=client, base=tmp_path, sepm_now=_sepm_now)
 
 
 async def test_an_operator_step_comes_back_with_its_console_instructions(tmp_path):

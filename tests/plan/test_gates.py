@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from reconciler.model.observed import ObservedClient, ObservedGroup
-from reconciler.model.plan import Plan, Step, StepState
+from reconciler.model.plan import Plan, Step, StepKind, StepState
 from reconciler.plan import plan
 
 from .builders import (
@@ -209,22 +209,60 @@ def test_gate_without_clients_opens_after_minimum_wait() -> None:
 
 
 @pytest.mark.parametrize(
-    ("minimum_wait", "expected"),
+    ("last", "minimum_wait", "expected"),
     [
-        pytest.param(0, 2 * (2 * 5 * MIN), id="heartbeats-dominate"),
-        pytest.param(3600, 2 * HOUR, id="minimum-wait-dominates"),
+        # Checked in at T0 every 5 min: passes the first gate at its 3rd check-in (T0+15m), the second
+        # gate (from T0+15m) at T0+30m: N·h per gate, not (N-1)·h.
+        pytest.param(T0, 0, 30 * MIN, id="on-the-grid"),
+        # Checked in 2 min before: its grid is T0+3m, +8m, +13m: the first gate at T0+13m, then T0+28m.
+        pytest.param(T0 - 2 * MIN, 0, 28 * MIN, id="grid-offset"),
+        # minimumWait of an hour dominates each gate; the second starts when the first can open.
+        pytest.param(T0, 3600, 2 * HOUR, id="minimum-wait-dominates"),
     ],
 )
-def test_evidence_lower_bound_sums_the_remaining_gates(minimum_wait: int, expected: int) -> None:
-    """Before the first update of a two-server roll, two gates of max(minimumWait, (N-1)·h) remain."""
+def test_the_bound_is_the_clients_nth_check_in_chained_over_the_gates(
+    last: int, minimum_wait: int, expected: int
+) -> None:
+    """Before the first update of a two-server roll, the rotation can end no earlier than the last client's
+    N-th check-in after each change, each gate starting when the one before can open."""
     desired = desired_site(servers=["sepm01", "sepm02"], minimum_wait=minimum_wait)
     site = observed(
-        servers=[server("sepm01"), server("sepm02")], groups=[group("g1", ROOT)], clients=[client("c1", "g1")]
+        servers=[server("sepm01"), server("sepm02")],
+        groups=[group("g1", ROOT)],
+        clients=[client("c1", "g1", last=last)],
     )
 
     result = plan(desired, site, None, T0)
 
     assert result.evidence_lower_bound == expected
+    assert result.eta == T0 + expected
+    gates = [s for s in result.steps if s.kind is StepKind.GATE]
+    assert [g.eta for g in gates][-1] == T0 + expected
+
+
+def test_a_waiting_gate_predicts_its_last_clients_check_in() -> None:
+    """A gate waiting on one client predicts that client's N-th check-in as its eta and the rotation's."""
+    desired = desired_site(servers=["sepm01", "sepm02"])
+    before = observed(servers=[server("sepm01"), server("sepm02")], groups=[group("g1", ROOT)])
+    progress = started(desired, plan(desired, before, None, T0), done={"update_certificate:sepm01": T0})
+    now = T0 + 12 * MIN
+    site = observed(
+        servers=[server("sepm01", new("sepm01")), server("sepm02")],
+        groups=[group("g1", ROOT)],
+        # c1 passed at T0+11m; c2's grid (T0+4m, +9m, ...) passes at T0+14m, after T0 + (3-1)·5m.
+        clients=[client("c1", "g1", last=T0 + 11 * MIN), client("c2", "g1", last=T0 + 9 * MIN)],
+        now=now,
+    )
+
+    result = plan(desired, site, progress, now)
+
+    gate = result.current
+    assert gate is not None
+    assert (gate.id, gate.state) == ("gate:certificate:sepm01", StepState.WAITING)
+    assert gate.gate is not None
+    assert gate.gate.eta == gate.eta == T0 + 14 * MIN
+    # Then sepm02 (instant) and its gate: c2's grid from T0+14m passes at T0+29m, c1's at T0+26m.
+    assert result.eta == T0 + 29 * MIN
 
 
 def test_plan_dormant_lists_silent_clients_before_any_gate() -> None:

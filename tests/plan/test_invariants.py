@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from reconciler.desired.schema import DesiredSite
 from reconciler.model.observed import Observed
-from reconciler.model.plan import Plan, StepKind, StepState
+from reconciler.model.plan import Plan, Step, StepKind, StepState
 from reconciler.model.progress import LocationOriginal, Progress, StepRecord
 from reconciler.plan import plan
 
@@ -44,24 +44,25 @@ def check_invariants(
         assert current.kind is not StepKind.GATE
     if progress is not None and result.blocked is None:
         _check_done_still_visible(desired, observed, progress, result)
-    if current is None or current.state is not StepState.READY:
-        return
-    if current.kind is StepKind.UPDATE_CERTIFICATE and not current.satisfied:
-        _check_update_is_safe(desired, observed, progress, result)
-    if current.kind is StepKind.ENABLE_SECURE_COMMUNICATIONS or current.id.startswith("restore_msl:"):
-        _check_enable_after_certificates(desired, observed, progress, result)
+    for step in result.ready:  # every step of the run is carried out in one pass: each must be safe
+        if step.kind is StepKind.UPDATE_CERTIFICATE and not step.satisfied:
+            _check_update_is_safe(desired, observed, progress, result, step)
+        if step.kind is StepKind.ENABLE_SECURE_COMMUNICATIONS or step.id.startswith("restore_msl:"):
+            _check_enable_after_certificates(desired, observed, progress, result, step)
 
 
 def _check_sequence(result: Plan) -> None:
-    """Strict sequence: at most one ready step, it is the first not done, and nothing later is measured."""
+    """Strict sequence: the ready steps are one run starting at the first step not done, with no gate in
+    it but (open) at its head; nothing after the run is ready or measured."""
     ready = [s for s in result.steps if s.state is StepState.READY]
-    assert len(ready) <= 1
+    assert ready == list(result.ready), "ready steps outside the leading run"
+    assert all(s.kind is not StepKind.GATE for s in ready[1:]), "a gate inside a run"
     current = result.current
     if current is None:
         return
     index = result.steps.index(current)
     assert all(s.state is StepState.DONE for s in result.steps[:index])
-    for later in result.steps[index + 1 :]:
+    for later in result.steps[index + len(ready) + (0 if ready else 1) :]:
         assert later.state in (StepState.DONE, StepState.WAITING)
         assert later.state is StepState.DONE or later.gate is None
 
@@ -102,25 +103,26 @@ def _changed_servers(desired: DesiredSite, observed: Observed, progress: Progres
 
 
 def _gate_done(result: Plan, server: str) -> bool:
+    """The server's certificate gate is done, or open at the head of the run (recorded before the rest)."""
+    head = result.ready[:1]
     return any(
-        s.id in (f"gate:certificate:{server}", "gate:certificates") and s.state is StepState.DONE
+        s.id in (f"gate:certificate:{server}", "gate:certificates")
+        and (s.state is StepState.DONE or s in head)
         for s in result.steps
     )
 
 
 def _check_update_is_safe(
-    desired: DesiredSite, observed: Observed, progress: Progress | None, result: Plan
+    desired: DesiredSite, observed: Observed, progress: Progress | None, result: Plan, current: Step
 ) -> None:
     """Invariant 1: a certificate changes only when no client in scope could still need the old one."""
-    current = result.current
-    assert current is not None
     aborted = progress is not None and progress.aborted
     originals = progress.originals if progress is not None else result.originals
     procedure = progress.procedure if progress is not None else result.procedure
     if originals and not aborted:
         prepared = [s for s in result.steps if s.id == "gate:prepared"]
         if prepared:
-            assert [s.state for s in prepared] == [StepState.DONE]
+            assert _done_before(result, prepared[0], current), "an update before the prepare gate opened"
         else:
             assert all(_copy_of(desired, o) and not o.secure_communications for o in originals.values()), (
                 "only a rotation with nothing to prepare has no prepare gate"
@@ -146,6 +148,14 @@ def _check_update_is_safe(
                 assert _gate_done(result, other or ""), f"{other} is still inside its gate"
         for other in _changed_servers(desired, observed, progress) - {current.server}:
             assert _gate_done(result, other), f"{other} changed and is still inside its gate"
+
+
+def _done_before(result: Plan, earlier: Step, step: Step) -> bool:
+    """``earlier`` is done, or open at the head of the run that ``step`` is part of (recorded first)."""
+    if earlier.state is StepState.DONE:
+        return True
+    run = list(result.ready)
+    return earlier in run and step in run and run.index(earlier) < run.index(step)
 
 
 def _copy_of(desired: DesiredSite, original: LocationOriginal) -> bool:
@@ -221,13 +231,13 @@ def _groups_with_legacy_clients(observed: Observed) -> set[str]:
 
 
 def _check_enable_after_certificates(
-    desired: DesiredSite, observed: Observed, progress: Progress | None, result: Plan
+    desired: DesiredSite, observed: Observed, progress: Progress | None, result: Plan, step: Step
 ) -> None:
     """Invariant 2: secure communications (and the HTTPS lists) come back only after every certificate
     gate, with every updated server still on its new certificate and no update that may still apply."""
-    for step in result.steps:
-        if step.kind is StepKind.UPDATE_CERTIFICATE or step.id.startswith("gate:certificate"):
-            assert step.state is StepState.DONE, f"{step.id} is not done"
+    for earlier in result.steps[: result.steps.index(step)]:
+        if earlier.kind is StepKind.UPDATE_CERTIFICATE or earlier.id.startswith("gate:certificate"):
+            assert _done_before(result, earlier, step), f"{earlier.id} is not done before {step.id}"
     for server in _changed_servers(desired, observed, progress):
         assert _gate_done(result, server), f"{server} changed without a closed gate"
     if progress is None:

@@ -67,7 +67,7 @@ def test_converged_site_exits_0(folder: Path, tmp_path: Path, capsys: pytest.Cap
 def test_pending_steps_exit_2_with_a_table(
     folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A site to rotate: exit 2 and one table row per step, the first one ready."""
+    """A site to rotate: exit 2 and one table row per step, the preparation run ready, the rest waiting."""
     snapshot = _write_json(tmp_path / "hq.json", _snapshot().model_dump(mode="json"))
 
     code = _plan_cli(folder, "--observed", snapshot)
@@ -78,8 +78,9 @@ def test_pending_steps_exit_2_with_a_table(
     header = next(i for i, line in enumerate(lines) if line.startswith("STEP"))
     rows = lines[header + 1 :]
     assert rows[0].split()[:2] == ["copy_msl:Default", "Management"]
-    assert " ready " in rows[0]
-    assert all(" waiting " in row for row in rows[1:])
+    assert all(" ready " in row for row in rows[:3])  # copy, assign, disable: one pass
+    assert rows[3].startswith("gate:prepared")
+    assert all(" waiting " in row for row in rows[3:])
     assert len(rows) == len(plan(desired_site(), _snapshot(), None, _snapshot().server_time).steps)
 
 

@@ -92,7 +92,13 @@ def test_single_server_plan_before_start_lists_originals_and_certificates() -> N
     assert first.current is not None
     assert first.current.id == f"copy_msl:{DEFAULT_MSL}"
     assert first.current.state is StepState.READY
-    assert [s.state for s in first.steps[1:]] == [StepState.WAITING] * (len(first.steps) - 1)
+    # The preparation is one run (copy, assign, disable), carried out in one pass; the rest waits.
+    assert [s.id for s in first.ready] == [
+        f"copy_msl:{DEFAULT_MSL}",
+        "assign_msl:g1/g1-L1",
+        "disable_secure_communications:g1/g1-L1",
+    ]
+    assert [s.state for s in first.steps[3:]] == [StepState.WAITING] * (len(first.steps) - 3)
 
 
 def test_two_server_failover_site_rolls_one_server_at_a_time() -> None:
