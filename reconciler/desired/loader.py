@@ -11,7 +11,8 @@ Contract:
 - The same site declared in two files is an error in both, and the site is absent from ``sites``.
 - `load_file(path)` checks one file alone: YAML (one document, no duplicate keys), the schema
   (`reconciler.desired.schema`), then each declared keystore (readable with its password, the private
-  key belongs to the certificate, the certificate is the declared ``sha256``, RSA, not expired). The
+  key belongs to the certificate, the certificate is the declared ``sha256``, RSA of at least 2048
+  bits, not expired). The
   keystore checks read secrets (a PKCS#12 password), so validating a site with keystores needs them;
   other secrets (the API password, command environments) are only resolved when they are used.
 - Errors never contain a secret value (see `reconciler.desired.messages`).
@@ -32,6 +33,8 @@ from reconciler.desired.secrets import SecretError
 from reconciler.desired.yamlsource import YamlDocument, YamlPath, YamlSourceError, parse_yaml
 
 SITE_SUFFIXES = (".yaml", ".yml")
+MIN_RSA_BITS = 2048
+"""SEPM refuses to import a server certificate with a shorter RSA key."""
 _TOP_KEYS = "site, api, servers and managementServerLists"
 
 
@@ -142,6 +145,14 @@ def keystore_problems(site: DesiredSite, *, base: Path, now: datetime) -> list[t
                     at,
                     f"the certificate in {where} has a {contents.key_bits}-bit {contents.key_type} key; "
                     "SEPM needs an RSA key",
+                )
+            )
+        elif contents.key_bits < MIN_RSA_BITS:
+            problems.append(
+                (
+                    at,
+                    f"the certificate in {where} has a {contents.key_bits}-bit RSA key; SEPM refuses keys "
+                    f"under {MIN_RSA_BITS} bits",
                 )
             )
         if contents.not_after <= now:

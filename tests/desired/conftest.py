@@ -120,17 +120,20 @@ def keystores(tmp_path_factory: pytest.TempPathFactory) -> Keystores:
     other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     ec_key = ec.generate_private_key(ec.SECP256R1())
+    weak_key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
 
     good = make_certificate(good_key, "sepm01.test.example")
     expired = make_certificate(good_key, "sepm01.test.example", expired=True)
     ca = make_certificate(ca_key, "Test Root CA", days=3650)
     leaf = make_certificate(other_key, "sepm02.test.example", issuer=(ca, ca_key))
     on_ec = make_certificate(ec_key, "sepm01.test.example")
+    weak = make_certificate(weak_key, "sepm01.test.example")
     certificates = {
         "good.pem": good,
         "good.p12": good,
         "expired.pem": expired,
         "ec.pem": on_ec,
+        "rsa-1024.pem": weak,
         "chain.pem": leaf,
         "encrypted.pem": good,
         "mismatch.pem": good,
@@ -146,6 +149,7 @@ def keystores(tmp_path_factory: pytest.TempPathFactory) -> Keystores:
         ),
         "expired.pem": pem_of(expired) + key_pem(good_key),
         "ec.pem": key_pem(ec_key) + pem_of(on_ec),
+        "rsa-1024.pem": pem_of(weak) + key_pem(weak_key),
         # CA first, then the key, then the leaf: the certificate is found by its key, not by its place.
         "chain.pem": pem_of(ca) + key_pem(other_key) + pem_of(leaf),
         "encrypted.pem": pem_of(good) + key_pem(good_key, PEM_KEY_PASSWORD),
