@@ -1,9 +1,13 @@
 """Read and check a desired-state folder: one site per YAML file, every error with its file, line and field.
 
 Contract:
-- `load_folder(path)` reads every ``*.yaml`` / ``*.yml`` directly in the folder (not hidden ones, not
-  sub-folders), in name order. A site with any error is absent from ``sites``; ``errors`` lists every
-  error found (not only the first), file by file in that order and by line within a file. ``files`` maps
+- `load_folder(path)` reads every entry directly in the folder that looks like a site file
+  (`reconciler.desired.folder`: ``*.yaml`` / ``*.yml`` in any case, not hidden), in name order. An entry
+  that cannot be read (a dangling or looping link, a folder, a FIFO, a file too large or unreadable) is
+  an error with its path and no line, never skipped. A site with any error is absent from ``sites``;
+  ``errors`` lists every error found (not only the first), file by file in that order and by line
+  within a file. Nothing a file holds makes it raise: a check that fails unexpectedly is an error
+  about that file (a bug to report), and the other files are still read. ``files`` maps
   every site name that could be read, valid or not, to its file, so a caller can tell "hq is invalid"
   from "hq is gone" (``files.keys() - sites.keys()`` are the invalid ones).
 - A missing folder, a path that is not a folder and a folder without site files are errors too: a
@@ -26,13 +30,14 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from reconciler.desired.folder import SITE_SUFFIXES, UnreadableFile, list_site_files, read_site_file
+from reconciler.desired.folder import site_files as site_files  # noqa: PLC0414 (re-exported for callers)
 from reconciler.desired.keystore import KeystoreError, read_keystore
 from reconciler.desired.messages import describe, format_path
 from reconciler.desired.schema import DesiredSite
 from reconciler.desired.secrets import SecretError
 from reconciler.desired.yamlsource import YamlDocument, YamlPath, YamlSourceError, parse_yaml
 
-SITE_SUFFIXES = (".yaml", ".yml")
 MIN_RSA_BITS = 2048
 """SEPM refuses to import a server certificate with a shorter RSA key."""
 _TOP_KEYS = "site, api, servers and managementServerLists"
@@ -71,7 +76,7 @@ class _FileOutcome:
 
 def load_file(path: Path) -> tuple[DesiredSite | None, list[LoadError]]:
     """One site file: the site when it is valid (else None), and every error in line order."""
-    outcome = _read_site(path)
+    outcome = _read_site_isolated(path)
     return outcome.site, outcome.errors
 
 
@@ -81,11 +86,15 @@ def load_folder(path: Path) -> LoadResult:
         return LoadResult(sites={}, errors=[LoadError(path, None, None, "no such folder")])
     if not path.is_dir():
         return LoadResult(sites={}, errors=[LoadError(path, None, None, "not a folder")])
-    paths = site_files(path)
+    try:
+        paths = list_site_files(path)
+    except OSError as exc:
+        message = f"cannot list: {exc.strerror or type(exc).__name__}"
+        return LoadResult(sites={}, errors=[LoadError(path, None, None, message)])
     if not paths:
         message = f"holds no desired-state file ({', '.join('*' + s for s in SITE_SUFFIXES)})"
         return LoadResult(sites={}, errors=[LoadError(path, None, None, message)])
-    outcomes = {file: _read_site(file) for file in paths}
+    outcomes = {file: _read_site_isolated(file) for file in paths}
     declared: dict[str, list[Path]] = {}
     for file, outcome in outcomes.items():
         if outcome.name is not None:
@@ -103,15 +112,6 @@ def load_folder(path: Path) -> LoadResult:
         sites={o.site.site: o.site for o in outcomes.values() if o.site is not None},
         errors=[error for outcome in outcomes.values() for error in outcome.errors],
         files={name: files[0] for name, files in declared.items()},
-    )
-
-
-def site_files(folder: Path) -> list[Path]:
-    """The site files of a folder in name order: ``*.yaml`` and ``*.yml``, hidden files excluded."""
-    return sorted(
-        p
-        for p in folder.iterdir()
-        if p.suffix in SITE_SUFFIXES and not p.name.startswith(".") and p.is_file()
     )
 
 
@@ -160,11 +160,25 @@ def keystore_problems(site: DesiredSite, *, base: Path, now: datetime) -> list[t
     return problems
 
 
+def _read_site_isolated(path: Path) -> _FileOutcome:
+    """`_read_site`, with an unexpected failure reported against this file alone (``could not be checked``).
+
+    Every failure a file can cause is meant to be a LoadError already; this is the net under that
+    promise, so that a bug meets one site and not the folder. The message names the exception's type
+    only: its text could quote the file, and the file could hold a secret.
+    """
+    try:
+        return _read_site(path)
+    except Exception as exc:
+        message = f"could not be checked: {type(exc).__name__} in the desired-state loader (a bug to report)"
+        return _FileOutcome(None, [LoadError(path, None, None, message)])
+
+
 def _read_site(path: Path) -> _FileOutcome:
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        return _FileOutcome(None, [LoadError(path, None, None, f"cannot read: {exc.strerror or exc}")])
+        raw = read_site_file(path)
+    except UnreadableFile as exc:
+        return _FileOutcome(None, [LoadError(path, None, None, f"cannot read: {exc}")])
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -41,9 +41,9 @@ def test_folder_reads_yaml_and_yml_in_name_order_and_skips_the_rest(site_folder)
     _write(site_folder, "a.yaml", _site("alpha"))
     _write(site_folder, ".hidden.yaml", "not: [valid")
     _write(site_folder, "notes.txt", "not: [valid")
+    _write(site_folder, "a.yaml.orig", "not: [valid")
     (site_folder / "sub").mkdir()
     _write(site_folder / "sub", "c.yaml", "not: [valid")
-    (site_folder / "dir.yaml").mkdir()
     result = load_folder(site_folder)
     assert result.ok
     assert list(result.sites) == ["alpha", "bravo"]
@@ -172,7 +172,7 @@ def test_unreadable_file_is_an_error_naming_it(site_folder):
     """A path that cannot be read as a file is an error without a line."""
     path = site_folder / "x.yaml"
     path.mkdir()
-    assert load_file(path) == (None, [LoadError(path, None, None, "cannot read: Is a directory")])
+    assert load_file(path) == (None, [LoadError(path, None, None, "cannot read: a folder, not a file")])
 
 
 def test_snake_case_keys_are_refused_although_python_accepts_them(site_folder):
