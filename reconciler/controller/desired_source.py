@@ -43,16 +43,16 @@ class DesiredSource:
         before = {name: site.digest() for name, site in self.sites.items()}
         errors: dict[str, list[str]] = {}
         unattributed: list[str] = []
-        broken_files = {e.file.resolve() for e in result.errors}
-        present = {p.resolve() for p in site_files(self.folder)} if self.folder.is_dir() else set()
+        broken_files = {_resolved(e.file) for e in result.errors}
+        present = {_resolved(p) for p in site_files(self.folder)} if self.folder.is_dir() else set()
         sites: dict[str, DesiredSite] = {}
         files: dict[str, Path] = {}
         for name, site in result.sites.items():
             sites[name] = site
             files[name] = result.files[name]
-            self._site_of_file[result.files[name].resolve()] = name
+            self._site_of_file[_resolved(result.files[name])] = name
         for error in result.errors:
-            owner = self._site_of_file.get(error.file.resolve())
+            owner = self._site_of_file.get(_resolved(error.file))
             _attribute(error, owner, errors, unattributed)
             if owner is not None and owner in self.sites and owner not in sites:
                 # The file held this site before: keep its last valid state in force.
@@ -73,6 +73,14 @@ class DesiredSource:
         parent = self.folder.resolve().parent
         async for _ in watchfiles.awatch(parent, debounce=debounce_ms, recursive=True):
             yield None
+
+
+def _resolved(path: Path) -> Path:
+    """``path`` with its links resolved; a loop of links (reported by the loader) stays as written."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # Python before 3.13 raises RuntimeError for a loop
+        return path.absolute()
 
 
 def _attribute(error: LoadError, name: str | None, errors: dict[str, list[str]], loose: list[str]) -> None:
