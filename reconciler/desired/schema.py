@@ -18,8 +18,6 @@ Contract:
 from __future__ import annotations
 
 import hashlib
-import re
-import string
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
@@ -34,6 +32,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from reconciler.desired.argv import COMMAND_PLACEHOLDERS as COMMAND_PLACEHOLDERS  # noqa: PLC0414 (re-export)
+from reconciler.desired.argv import ArgvItem
 from reconciler.desired.fields import (
     DAY,
     HOUR,
@@ -216,36 +216,17 @@ class Gates(_Model):
         return self
 
 
-COMMAND_PLACEHOLDERS: frozenset[str] = frozenset(
-    {
-        "site",
-        "step",
-        "server",
-        "address",
-        "keystore",
-        "keystore_format",
-        "fingerprint",
-        "msl",
-        "msl_copy",
-        "http_port",
-        "http_ports",
-    }
-)
-"""What a command actuator's argv may mention. ``http_ports`` is ``server=port,server=port``."""
-
-
 class CommandActuator(_Model):
     """A site-supplied program. ``argv`` items may hold ``{site}``, ``{server}``, ``{address}``,
     ``{keystore}``, ``{msl}``, ``{msl_copy}``, ``{http_port}``, ``{fingerprint}``; secrets reach it through
     ``env`` (variable name -> secret reference), never through argv.
 
-    Placeholders are plain ``{name}``: ``str.format`` would otherwise pad to any width a file asks for
-    (``{site:>9999999999}`` allocates gigabytes) or reach into attributes (``{site.__class__}``).
-    ``timeout`` is 1s to 1d and ``settle`` 0 to 1d: a day is longer than any certificate import or list
-    copy takes, and the bound keeps both inside what a clock and ``asyncio`` can schedule.
+    Placeholders are plain ``{name}`` (`reconciler.desired.argv`). ``timeout`` is 1s to 1d and ``settle``
+    0 to 1d: a day is longer than any certificate import or list copy takes, and the bound keeps both
+    inside what a clock and ``asyncio`` can schedule.
     """
 
-    argv: Annotated[list[str], Field(min_length=1)]
+    argv: Annotated[list[ArgvItem], Field(min_length=1)]
     timeout: Annotated[Duration, AfterValidator(within(1, DAY))] = 600
     settle: Annotated[Duration, AfterValidator(within(0, DAY))] = Field(
         default=600,
@@ -253,43 +234,6 @@ class CommandActuator(_Model):
         "SEPM may take to show the change (a certificate import restarts its services) before it runs again",
     )
     env: dict[EnvironmentName, Secret] = Field(default_factory=dict)
-
-    @field_validator("argv")
-    @classmethod
-    def _plain_known_placeholders(cls, argv: list[str]) -> list[str]:
-        for index, item in enumerate(argv):
-            try:
-                parsed = list(string.Formatter().parse(item))
-            except ValueError as exc:
-                raise ValueError(f"argv[{index}]: {exc} (write {{{{ and }}}} for braces)") from None
-            for _, name, spec, conversion in parsed:
-                if name is not None:
-                    _check_placeholder(index, name, spec or "", conversion)
-        return argv
-
-
-_LEADING_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def _check_placeholder(index: int, name: str, spec: str, conversion: str | None) -> None:
-    """Refuse a placeholder that is not one of COMMAND_PLACEHOLDERS written plainly as ``{name}``."""
-    if name in COMMAND_PLACEHOLDERS and not spec and conversion is None:
-        return
-    known = ", ".join("{" + p + "}" for p in sorted(COMMAND_PLACEHOLDERS))
-    leading = _LEADING_NAME.match(name)
-    base = leading.group(0) if leading else ""
-    if base not in COMMAND_PLACEHOLDERS:
-        shown = name if len(name) <= 40 else f"{name[:40]}..."
-        raise ValueError(f"argv[{index}] uses unknown placeholder {{{shown}}}; known: {known}")
-    extras = [
-        *(["an attribute or an index"] if name != base else []),
-        *([f"a conversion (!{conversion})"] if conversion is not None else []),
-        *(["a format spec"] if spec else []),
-    ]
-    raise ValueError(
-        f"argv[{index}] writes {{{base}}} with {' and '.join(extras)}; placeholders are plain names: "
-        f"write {{{base}}}"
-    )
 
 
 class OperatorActuator(_Model):

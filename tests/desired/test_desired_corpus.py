@@ -29,19 +29,19 @@ EXPECTED: dict[str, list[str]] = {
         "2: the document expands to more than 100000 nodes (aliases used too often)",
     ],
     "argv-attribute.yaml": [
-        "16: actuators.mslCopy.command.argv: argv[1] writes {site} with an attribute or an index; placeholders are plain names: write {site}",
+        "16: actuators.mslCopy.command.argv[1]: {site} is written with an attribute or an index; write it plainly: {site}",
     ],
     "argv-conversion.yaml": [
-        "16: actuators.mslCopy.command.argv: argv[1] writes {site} with a conversion (!r) and a format spec; placeholders are plain names: write {site}",
+        "16: actuators.mslCopy.command.argv[1]: {site} is written with a conversion (!r) and a format spec; write it plainly: {site}",
     ],
     "argv-format-spec.yaml": [
-        "16: actuators.certificateUpdate.command.argv: argv[2] writes {keystore} with a format spec; placeholders are plain names: write {keystore}",
+        "16: actuators.certificateUpdate.command.argv[2]: {keystore} is written with a format spec; write it plainly: {keystore}",
     ],
     "argv-index.yaml": [
-        "16: actuators.mslCopy.command.argv: argv[1] writes {site} with an attribute or an index; placeholders are plain names: write {site}",
+        "16: actuators.mslCopy.command.argv[1]: {site} is written with an attribute or an index; write it plainly: {site}",
     ],
     "argv-unknown-placeholder.yaml": [
-        "16: actuators.certificateUpdate.command.argv: argv[3] uses unknown placeholder {password}; known: {address}, {fingerprint}, {http_port}, {http_ports}, {keystore}, {keystore_format}, {msl}, {msl_copy}, {server}, {site}, {step}",
+        "16: actuators.certificateUpdate.command.argv[3]: unknown placeholder {password}; known: {address}, {fingerprint}, {http_port}, {http_ports}, {keystore}, {keystore_format}, {msl}, {msl_copy}, {server}, {site}, {step}",
     ],
     "command-durations-out-of-range.yaml": [
         "17: actuators.mslCopy.command.timeout: must be at least 1s",
