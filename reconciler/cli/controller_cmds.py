@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from reconciler.cli.desired_cmds import secret_dir_option, use_secret_dirs
 from reconciler.controller.runner import Controller
 from reconciler.desired.loader import load_folder
 from reconciler.desired.schema import DesiredSite
@@ -49,6 +50,7 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     )
     run.add_argument("--metrics-port", type=int, default=9808, help="0 picks a free port; -1 turns them off")
     run.add_argument("--log-level", default="INFO")
+    secret_dir_option(run)
     run.set_defaults(handler=_run)
 
     observe = commands.add_parser(
@@ -56,6 +58,7 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     )
     observe.add_argument("folder", type=Path, help="the desired-state folder")
     observe.add_argument("--site", help="the site to read (needed when the folder holds several)")
+    secret_dir_option(observe)
     observe.set_defaults(handler=_observe)
 
     status = commands.add_parser("status", help="show each site's phase, step, gate progress and tasks")
@@ -124,6 +127,7 @@ def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    use_secret_dirs(args)
     folder: Path = args.folder
     if not folder.exists():
         print(f"sepm-reconciler run: {folder}: no such folder", file=sys.stderr)
@@ -148,6 +152,7 @@ async def _run_until_signal(controller: Controller) -> int:
 
 
 def _observe(args: argparse.Namespace) -> int:
+    use_secret_dirs(args)
     loaded = load_folder(args.folder)
     if not loaded.ok:
         for error in loaded.errors:

@@ -61,13 +61,11 @@ def read_site_file(path: Path) -> bytes:
         raise UnreadableFile(_why_not_opened(path, exc)) from None
     try:
         info = os.fstat(descriptor)
-        if stat.S_ISDIR(info.st_mode):
-            raise UnreadableFile("a folder, not a file")
         if not stat.S_ISREG(info.st_mode):
-            raise UnreadableFile(f"not a regular file ({_kind(info.st_mode)})")
+            raise UnreadableFile(kind_of(info.st_mode))
         if info.st_size > MAX_FILE_BYTES:
             raise UnreadableFile(_too_large())
-        data = _read_at_most(descriptor, MAX_FILE_BYTES + 1)
+        data = read_at_most(descriptor, MAX_FILE_BYTES + 1)
         if len(data) > MAX_FILE_BYTES:  # it grew since fstat
             raise UnreadableFile(_too_large())
         return data
@@ -77,7 +75,8 @@ def read_site_file(path: Path) -> bytes:
         os.close(descriptor)
 
 
-def _read_at_most(descriptor: int, limit: int) -> bytes:
+def read_at_most(descriptor: int, limit: int) -> bytes:
+    """Up to ``limit`` bytes from an open file, fewer only at its end."""
     chunks: list[bytes] = []
     size = 0
     while size < limit:
@@ -104,11 +103,16 @@ def _too_large() -> str:
     return f"larger than {MAX_FILE_BYTES // 1024} KiB; a site file is a few KiB"
 
 
-def _kind(mode: int) -> str:
+def kind_of(mode: int) -> str:
+    """What an entry that is not a regular file is, for a message."""
+    if stat.S_ISDIR(mode):
+        return "a folder, not a file"
     if stat.S_ISFIFO(mode):
-        return "a FIFO"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    return "not a file"
+        kind = "a FIFO"
+    elif stat.S_ISSOCK(mode):
+        kind = "a socket"
+    elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        kind = "a device"
+    else:
+        kind = "of an unknown kind"
+    return f"not a regular file ({kind})"

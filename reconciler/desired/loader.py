@@ -14,16 +14,19 @@ Contract:
   controller must never take "no files" for "no sites" (a Git checkout may be half-way).
 - The same site declared in two files is an error in both, and the site is absent from ``sites``.
 - `load_file(path)` checks one file alone: YAML (one document, no duplicate keys), the schema
-  (`reconciler.desired.schema`), then each declared keystore (readable with its password, the private
-  key belongs to the certificate, the certificate is the declared ``sha256``, RSA of at least 2048
-  bits, not expired). The
-  keystore checks read secrets (a PKCS#12 password), so validating a site with keystores needs them;
-  other secrets (the API password, command environments) are only resolved when they are used.
+  (`reconciler.desired.schema`), every ``{file: ...}`` secret reference (inside the directories the
+  operator allows, and, where the file exists already, not writable by others:
+  `reconciler.desired.secret_dirs`), then each declared keystore (readable with its password, the
+  private key belongs to the certificate, the certificate is the declared ``sha256``, RSA of at least
+  2048 bits, not expired). The keystore checks read secrets (a PKCS#12 password), so validating a site
+  with keystores needs them; other secrets (the API password, command environments) are only resolved
+  when they are used. ``secret_dirs`` defaults to the process's policy (`SecretDirs.from_environment`).
 - Errors never contain a secret value (see `reconciler.desired.messages`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,7 +38,8 @@ from reconciler.desired.folder import site_files as site_files  # noqa: PLC0414 
 from reconciler.desired.keystore import KeystoreError, read_keystore
 from reconciler.desired.messages import describe, format_path
 from reconciler.desired.schema import DesiredSite
-from reconciler.desired.secrets import SecretError
+from reconciler.desired.secret_dirs import SecretDirs
+from reconciler.desired.secrets import SecretError, file_secret_problem, secret_references
 from reconciler.desired.yamlsource import YamlDocument, YamlPath, YamlSourceError, parse_yaml
 
 MIN_RSA_BITS = 2048
@@ -74,14 +78,17 @@ class _FileOutcome:
     name_line: int | None = None
 
 
-def load_file(path: Path) -> tuple[DesiredSite | None, list[LoadError]]:
+def load_file(
+    path: Path, *, secret_dirs: SecretDirs | None = None
+) -> tuple[DesiredSite | None, list[LoadError]]:
     """One site file: the site when it is valid (else None), and every error in line order."""
-    outcome = _read_site_isolated(path)
+    outcome = _read_site_isolated(path, secret_dirs or SecretDirs.from_environment())
     return outcome.site, outcome.errors
 
 
-def load_folder(path: Path) -> LoadResult:
+def load_folder(path: Path, *, secret_dirs: SecretDirs | None = None) -> LoadResult:
     """Every site file directly in ``path``; see the module docstring for what counts as an error."""
+    dirs = secret_dirs or SecretDirs.from_environment()
     if not path.exists():
         return LoadResult(sites={}, errors=[LoadError(path, None, None, "no such folder")])
     if not path.is_dir():
@@ -94,7 +101,7 @@ def load_folder(path: Path) -> LoadResult:
     if not paths:
         message = f"holds no desired-state file ({', '.join('*' + s for s in SITE_SUFFIXES)})"
         return LoadResult(sites={}, errors=[LoadError(path, None, None, message)])
-    outcomes = {file: _read_site_isolated(file) for file in paths}
+    outcomes = {file: _read_site_isolated(file, dirs) for file in paths}
     declared: dict[str, list[Path]] = {}
     for file, outcome in outcomes.items():
         if outcome.name is not None:
@@ -115,16 +122,29 @@ def load_folder(path: Path) -> LoadResult:
     )
 
 
-def keystore_problems(site: DesiredSite, *, base: Path, now: datetime) -> list[tuple[YamlPath, str]]:
-    """What is wrong with the keystores a site declares, each with the path of the key to blame."""
+def secret_problems(site: DesiredSite, *, base: Path, dirs: SecretDirs) -> list[tuple[YamlPath, str]]:
+    """What would stop a ``{file: ...}`` secret of the site from being read, with the reference's path."""
+    found = ((at, file_secret_problem(ref, base=base, dirs=dirs)) for at, ref in secret_references(site))
+    return [(at, problem) for at, problem in found if problem is not None]
+
+
+def keystore_problems(
+    site: DesiredSite, *, base: Path, now: datetime, dirs: SecretDirs, skip: Collection[YamlPath] = ()
+) -> list[tuple[YamlPath, str]]:
+    """What is wrong with the keystores a site declares, each with the path of the key to blame.
+
+    A keystore whose password is at a path in ``skip`` (already refused) is not opened.
+    """
     problems: list[tuple[YamlPath, str]] = []
     for index, server in enumerate(site.servers):
         declared = server.certificate.keystore
         if declared is None:
             continue
         at: YamlPath = ("servers", index, "certificate", "keystore")
+        if (*at, "password") in skip:
+            continue
         try:
-            contents = read_keystore(declared, base=base)
+            contents = read_keystore(declared, base=base, dirs=dirs)
         except SecretError as exc:
             problems.append(((*at, "password"), f"cannot read the keystore password: {exc}"))
             continue
@@ -160,7 +180,7 @@ def keystore_problems(site: DesiredSite, *, base: Path, now: datetime) -> list[t
     return problems
 
 
-def _read_site_isolated(path: Path) -> _FileOutcome:
+def _read_site_isolated(path: Path, dirs: SecretDirs) -> _FileOutcome:
     """`_read_site`, with an unexpected failure reported against this file alone (``could not be checked``).
 
     Every failure a file can cause is meant to be a LoadError already; this is the net under that
@@ -168,13 +188,13 @@ def _read_site_isolated(path: Path) -> _FileOutcome:
     only: its text could quote the file, and the file could hold a secret.
     """
     try:
-        return _read_site(path)
+        return _read_site(path, dirs)
     except Exception as exc:
         message = f"could not be checked: {type(exc).__name__} in the desired-state loader (a bug to report)"
         return _FileOutcome(None, [LoadError(path, None, None, message)])
 
 
-def _read_site(path: Path) -> _FileOutcome:
+def _read_site(path: Path, dirs: SecretDirs) -> _FileOutcome:
     try:
         raw = read_site_file(path)
     except UnreadableFile as exc:
@@ -213,7 +233,11 @@ def _read_site(path: Path) -> _FileOutcome:
             loc, message = describe(detail)
             outcome.errors.append(_error(path, document, loc, message))
     else:
-        for loc, message in keystore_problems(site, base=path.parent, now=datetime.now(UTC)):
+        refused = secret_problems(site, base=path.parent, dirs=dirs)
+        now = datetime.now(UTC)
+        skip = {loc for loc, _ in refused}
+        keystores = keystore_problems(site, base=path.parent, now=now, dirs=dirs, skip=skip)
+        for loc, message in refused + keystores:
             outcome.errors.append(_error(path, document, loc, message))
         if not outcome.errors:
             outcome.site = site

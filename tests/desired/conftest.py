@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
+from reconciler.desired.secret_dirs import SECRET_DIRS_VARIABLE
 from reconciler.model.fingerprint import fingerprint_of_der
 
 P12_PASSWORD = "correct horse battery staple"
@@ -167,6 +168,13 @@ def keystores(tmp_path_factory: pytest.TempPathFactory) -> Keystores:
         for name, cert in certificates.items()
     }
     return Keystores(folder=folder, fingerprints=fingerprints)
+
+
+@pytest.fixture
+def secrets_beside_keystores(keystores: Keystores, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Allow ``{file: ...}`` secrets in the keystores' folder, where the tests keep their password files
+    (the operator's setting, `reconciler.desired.secret_dirs`, as ``validate`` and ``run`` read it)."""
+    monkeypatch.setenv(SECRET_DIRS_VARIABLE, str(keystores.folder))
 
 
 @pytest.fixture

@@ -2,7 +2,8 @@
 
 Each corpus file is a whole site with one defect (or a few, to show that all are reported). Files that
 name keystores are copied beside keystores generated for the session (see conftest), with
-``${sha256:<name>}`` and ``${dir}`` filled in, in the file and in its expected errors alike. An entry is
+``${sha256:<name>}`` and ``${dir}`` filled in, in the file and in its expected errors alike. That folder
+is the one directory ``{file: ...}`` secrets may be read from (``secrets_beside_keystores``). An entry is
 ``"line: field: message"``: `LoadError.__str__` without the file name.
 """
 
@@ -17,6 +18,8 @@ import pytest
 from reconciler.desired.loader import LoadError, load_file, load_folder
 
 CORPUS = Path(__file__).resolve().parent / "invalid"
+
+pytestmark = pytest.mark.usefixtures("secrets_beside_keystores")
 
 # Values written into corpus files where a secret would be: no error may ever repeat them.
 SECRETS_IN_CORPUS = ("Winter2024", "3f9a0c1d7e", "correct horse battery staple", "not the password")
@@ -204,6 +207,15 @@ EXPECTED: dict[str, list[str]] = {
     ],
     "secret-env-name-invalid.yaml": [
         "6: api.password.env: expected an environment variable name: letters, digits and '_', not starting with a digit",
+    ],
+    "secret-file-keystore-password-outside.yaml": [
+        "14: servers[0].certificate.keystore.password: secret file /etc/sepm-reconciler-corpus/keystore-password is outside the directories secrets may be read from (${dir}); the operator allows one with --secret-dir or SEPM_RECONCILER_SECRET_DIRS",
+    ],
+    "secret-file-outside.yaml": [
+        "6: api.password: secret file /etc/sepm-reconciler-corpus/api-password is outside the directories secrets may be read from (${dir}); the operator allows one with --secret-dir or SEPM_RECONCILER_SECRET_DIRS",
+    ],
+    "secret-file-relative-escape.yaml": [
+        "18: actuators.mslCopy.command.env.TOOLS_TOKEN: secret file ${dir}/../tokens/copy-msl is outside the directories secrets may be read from (${dir}); the operator allows one with --secret-dir or SEPM_RECONCILER_SECRET_DIRS",
     ],
     "secret-inline-command-env.yaml": [
         "19: actuators.mslCopy.command.env.TOOLS_KEY: secrets are not written in desired state: give a reference, {env: VARIABLE} or {file: PATH}",

@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 
 from reconciler.desired.loader import LoadError, LoadResult, load_file, load_folder
 from reconciler.desired.messages import allowed_keys, format_path
+from reconciler.desired.secret_dirs import SecretDirs
+from reconciler.desired.secrets import secret_references
 from tests.desired.conftest import VALID_SITE
 
 
@@ -144,6 +146,7 @@ def test_result_is_ok_only_without_errors():
     assert not LoadResult(sites={}, errors=[LoadError(Path("x"), None, None, "m")]).ok
 
 
+@pytest.mark.usefixtures("secrets_beside_keystores")
 def test_valid_keystore_is_accepted(keystores, tmp_path):
     """A site whose PKCS#12 keystore matches its fingerprint, is RSA and current, loads."""
     text = VALID_SITE.replace(
@@ -270,3 +273,47 @@ def test_no_error_repeats_an_inlined_secret(site_folder, secret, place):
     assert site is None
     assert errors
     assert all("S3cr3t-" not in str(e) for e in errors)
+
+
+def _with_file_secrets(folder: Path) -> Path:
+    """A site referring to secrets by file: the API password, a keystore password, a command's token."""
+    data = yaml.safe_load(VALID_SITE)
+    data["api"]["password"] = {"file": "secrets/api"}
+    data["actuators"] = {
+        "mslCopy": {"command": {"argv": ["copy"], "env": {"TOKEN": {"file": "secrets/token"}}}},
+        "certificateUpdate": {"operator": {}},
+    }
+    return _write(folder, "hq.yaml", yaml.safe_dump(data, sort_keys=False))
+
+
+def test_file_secrets_not_there_yet_are_not_an_error(site_folder):
+    """A file secret inside an allowed directory that does not exist yet is resolved only when needed."""
+    path = _with_file_secrets(site_folder)
+    site, errors = load_file(path, secret_dirs=SecretDirs((site_folder / "secrets",)))
+    assert errors == []
+    assert [(at, ref.file) for at, ref in secret_references(site)] == [
+        (("api", "password"), "secrets/api"),
+        (("actuators", "mslCopy", "command", "env", "TOKEN"), "secrets/token"),
+    ]
+
+
+def test_file_secrets_outside_or_writable_by_others_are_errors_at_their_line(site_folder):
+    """validate reports a file secret outside the allowed directories, and one that others may write,
+    at the line of the reference, without reading it."""
+    _with_file_secrets(site_folder)
+    (site_folder / "secrets").mkdir()
+    (site_folder / "secrets" / "api").write_text("hunter2\n", encoding="utf-8")
+    (site_folder / "secrets" / "api").chmod(0o664)
+    result = load_folder(site_folder, secret_dirs=SecretDirs((site_folder / "secrets", site_folder / "none")))
+    api, token = site_folder / "secrets" / "api", site_folder / "secrets" / "token"
+    assert [(e.line, e.field, e.message) for e in result.errors] == [
+        (5, "api.password", f"secret file {api} can be written by its group (mode 0664); make it writable "
+         "by its owner only (chmod go-w)"),
+    ]  # fmt: skip
+    result = load_folder(site_folder, secret_dirs=SecretDirs(()))
+    assert [(e.line, e.field) for e in result.errors] == [
+        (5, "api.password"),
+        (22, "actuators.mslCopy.command.env.TOKEN"),
+    ]
+    assert str(token) in result.errors[1].message
+    assert "hunter2" not in "\n".join(map(str, result.errors))
