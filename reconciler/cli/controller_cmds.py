@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.cli import logs
+from reconciler.cli.desired_cmds import secret_dir_option, use_secret_dirs
 from reconciler.controller.runner import Controller
 from reconciler.desired.loader import load_folder
 from reconciler.desired.schema import DesiredSite
@@ -56,6 +57,7 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         default="auto",
         help="JSON lines, or lines for people; auto: human on a terminal, JSON otherwise",
     )
+    secret_dir_option(run)
     run.set_defaults(handler=_run)
 
     observe = commands.add_parser(
@@ -63,6 +65,7 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     )
     observe.add_argument("folder", type=Path, help="the desired-state folder")
     observe.add_argument("--site", help="the site to read (needed when the folder holds several)")
+    secret_dir_option(observe)
     observe.set_defaults(handler=_observe)
 
     status = commands.add_parser("status", help="show each site's phase, step, gate progress and tasks")
@@ -140,6 +143,7 @@ def _who() -> str:
 
 def _run(args: argparse.Namespace) -> int:
     logs.configure(level=args.log_level, log_format=args.log_format)
+    use_secret_dirs(args)
     folder: Path = args.folder
     if not folder.exists():
         print(f"sepm-reconciler run: {folder}: no such folder", file=sys.stderr)
@@ -168,6 +172,7 @@ async def _run_until_signal(controller: Controller) -> int:
 
 
 def _observe(args: argparse.Namespace) -> int:
+    use_secret_dirs(args)
     loaded = load_folder(args.folder)
     if not loaded.ok:
         for error in loaded.errors:

@@ -70,11 +70,11 @@ class DesiredSource:
         sites = dict(result.sites)
         files = {name: result.files[name] for name in sites}
         revisions = {name: revision for name in sites}
-        owner_of = {path.resolve(): name for name, path in {**self.files, **result.files}.items()}
+        owner_of = {_resolved(path): name for name, path in {**self.files, **result.files}.items()}
         errors: dict[str, list[str]] = {}
         unattributed: list[str] = []
         for error in result.errors:
-            owner = owner_of.get(error.file.resolve())
+            owner = owner_of.get(_resolved(error.file))
             if owner is None:
                 unattributed.append(str(error))
                 continue
@@ -97,3 +97,11 @@ class DesiredSource:
         """Yield once per (debounced) batch of relevant changes to the folder (module docstring)."""
         async for _ in changes(self.folder, debounce_ms=debounce_ms):
             yield None
+
+
+def _resolved(path: Path) -> Path:
+    """``path`` with its links resolved; a loop of links (reported by the loader) stays as written."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # Python before 3.13 raises RuntimeError for a loop
+        return path.absolute()

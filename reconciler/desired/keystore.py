@@ -3,7 +3,8 @@
 Contract:
 - `read_keystore(keystore, base=...)` reads a PEM file (certificate(s) and one private key, in any
   order, the key optionally encrypted) or a PKCS#12 file, with the password from the keystore's secret
-  reference. A relative path is relative to ``base``, the folder of the desired-state file.
+  reference (read under ``dirs``, `reconciler.desired.secret_dirs`). A relative path is relative to
+  ``base``, the folder of the desired-state file.
 - It returns `KeystoreContents` only for a keystore that can be used: a certificate and the private key
   that belongs to it. When a PEM file carries a chain, the certificate is the one whose public key is the
   private key's. Everything else raises `KeystoreError` (naming the file; never the password, never key
@@ -29,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, r
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from reconciler.desired.schema import Keystore
+from reconciler.desired.secret_dirs import SecretDirs
 from reconciler.desired.secrets import resolve_secret
 from reconciler.model.fingerprint import fingerprint_of_der
 from reconciler.model.keys import describe_key
@@ -72,10 +74,10 @@ def keystore_path(keystore: Keystore, *, base: Path) -> Path:
     return path if path.is_absolute() else base / path
 
 
-def read_keystore(keystore: Keystore, *, base: Path) -> KeystoreContents:
+def read_keystore(keystore: Keystore, *, base: Path, dirs: SecretDirs | None = None) -> KeystoreContents:
     """The certificate and key of a usable keystore; raise KeystoreError or SecretError otherwise."""
     path = keystore_path(keystore, base=base)
-    password = resolve_secret(keystore.password, base=base).encode() if keystore.password else None
+    password = resolve_secret(keystore.password, base=base, dirs=dirs).encode() if keystore.password else None
     try:
         data = path.read_bytes()
     except OSError as exc:

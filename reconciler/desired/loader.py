@@ -1,37 +1,49 @@
 """Read and check a desired-state folder: one site per YAML file, every error with its file, line and field.
 
 Contract:
-- `load_folder(path)` reads every ``*.yaml`` / ``*.yml`` directly in the folder (not hidden ones, not
-  sub-folders), in name order. A site with any error is absent from ``sites``; ``errors`` lists every
-  error found (not only the first), file by file in that order and by line within a file. ``files`` maps
+- `load_folder(path)` reads every entry directly in the folder that looks like a site file
+  (`reconciler.desired.folder`: ``*.yaml`` / ``*.yml`` in any case, not hidden), in name order. An entry
+  that cannot be read (a dangling or looping link, a folder, a FIFO, a file too large or unreadable) is
+  an error with its path and no line, never skipped. A site with any error is absent from ``sites``;
+  ``errors`` lists every error found (not only the first), file by file in that order and by line
+  within a file. Nothing a file holds makes it raise: a check that fails unexpectedly is an error
+  about that file (a bug to report), and the other files are still read. ``files`` maps
   every site name that could be read, valid or not, to its file, so a caller can tell "hq is invalid"
   from "hq is gone" (``files.keys() - sites.keys()`` are the invalid ones).
 - A missing folder, a path that is not a folder and a folder without site files are errors too: a
   controller must never take "no files" for "no sites" (a Git checkout may be half-way).
 - The same site declared in two files is an error in both, and the site is absent from ``sites``.
 - `load_file(path)` checks one file alone: YAML (one document, no duplicate keys), the schema
-  (`reconciler.desired.schema`), then each declared keystore (readable with its password, the private
-  key belongs to the certificate, the certificate is the declared ``sha256``, RSA, not expired). The
-  keystore checks read secrets (a PKCS#12 password), so validating a site with keystores needs them;
-  other secrets (the API password, command environments) are only resolved when they are used.
+  (`reconciler.desired.schema`), every ``{file: ...}`` secret reference (inside the directories the
+  operator allows, and, where the file exists already, not writable by others:
+  `reconciler.desired.secret_dirs`), then each declared keystore (readable with its password, the
+  private key belongs to the certificate, the certificate is the declared ``sha256``, RSA of at least
+  2048 bits, not expired). The keystore checks read secrets (a PKCS#12 password), so validating a site
+  with keystores needs them; other secrets (the API password, command environments) are only resolved
+  when they are used. ``secret_dirs`` defaults to the process's policy (`SecretDirs.from_environment`).
 - Errors never contain a secret value (see `reconciler.desired.messages`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import ValidationError
 
+from reconciler.desired.folder import SITE_SUFFIXES, UnreadableFile, list_site_files, read_site_file
+from reconciler.desired.folder import site_files as site_files  # noqa: PLC0414 (re-exported for callers)
 from reconciler.desired.keystore import KeystoreError, read_keystore
 from reconciler.desired.messages import describe, format_path
 from reconciler.desired.schema import DesiredSite
-from reconciler.desired.secrets import SecretError
+from reconciler.desired.secret_dirs import SecretDirs
+from reconciler.desired.secrets import SecretError, file_secret_problem, secret_references
 from reconciler.desired.yamlsource import YamlDocument, YamlPath, YamlSourceError, parse_yaml
 
-SITE_SUFFIXES = (".yaml", ".yml")
+MIN_RSA_BITS = 2048
+"""SEPM refuses to import a server certificate with a shorter RSA key."""
 _TOP_KEYS = "site, api, servers and managementServerLists"
 
 
@@ -66,23 +78,30 @@ class _FileOutcome:
     name_line: int | None = None
 
 
-def load_file(path: Path) -> tuple[DesiredSite | None, list[LoadError]]:
+def load_file(
+    path: Path, *, secret_dirs: SecretDirs | None = None
+) -> tuple[DesiredSite | None, list[LoadError]]:
     """One site file: the site when it is valid (else None), and every error in line order."""
-    outcome = _read_site(path)
+    outcome = _read_site_isolated(path, secret_dirs or SecretDirs.from_environment())
     return outcome.site, outcome.errors
 
 
-def load_folder(path: Path) -> LoadResult:
+def load_folder(path: Path, *, secret_dirs: SecretDirs | None = None) -> LoadResult:
     """Every site file directly in ``path``; see the module docstring for what counts as an error."""
+    dirs = secret_dirs or SecretDirs.from_environment()
     if not path.exists():
         return LoadResult(sites={}, errors=[LoadError(path, None, None, "no such folder")])
     if not path.is_dir():
         return LoadResult(sites={}, errors=[LoadError(path, None, None, "not a folder")])
-    paths = site_files(path)
+    try:
+        paths = list_site_files(path)
+    except OSError as exc:
+        message = f"cannot list: {exc.strerror or type(exc).__name__}"
+        return LoadResult(sites={}, errors=[LoadError(path, None, None, message)])
     if not paths:
         message = f"holds no desired-state file ({', '.join('*' + s for s in SITE_SUFFIXES)})"
         return LoadResult(sites={}, errors=[LoadError(path, None, None, message)])
-    outcomes = {file: _read_site(file) for file in paths}
+    outcomes = {file: _read_site_isolated(file, dirs) for file in paths}
     declared: dict[str, list[Path]] = {}
     for file, outcome in outcomes.items():
         if outcome.name is not None:
@@ -103,25 +122,29 @@ def load_folder(path: Path) -> LoadResult:
     )
 
 
-def site_files(folder: Path) -> list[Path]:
-    """The site files of a folder in name order: ``*.yaml`` and ``*.yml``, hidden files excluded."""
-    return sorted(
-        p
-        for p in folder.iterdir()
-        if p.suffix in SITE_SUFFIXES and not p.name.startswith(".") and p.is_file()
-    )
+def secret_problems(site: DesiredSite, *, base: Path, dirs: SecretDirs) -> list[tuple[YamlPath, str]]:
+    """What would stop a ``{file: ...}`` secret of the site from being read, with the reference's path."""
+    found = ((at, file_secret_problem(ref, base=base, dirs=dirs)) for at, ref in secret_references(site))
+    return [(at, problem) for at, problem in found if problem is not None]
 
 
-def keystore_problems(site: DesiredSite, *, base: Path, now: datetime) -> list[tuple[YamlPath, str]]:
-    """What is wrong with the keystores a site declares, each with the path of the key to blame."""
+def keystore_problems(
+    site: DesiredSite, *, base: Path, now: datetime, dirs: SecretDirs, skip: Collection[YamlPath] = ()
+) -> list[tuple[YamlPath, str]]:
+    """What is wrong with the keystores a site declares, each with the path of the key to blame.
+
+    A keystore whose password is at a path in ``skip`` (already refused) is not opened.
+    """
     problems: list[tuple[YamlPath, str]] = []
     for index, server in enumerate(site.servers):
         declared = server.certificate.keystore
         if declared is None:
             continue
         at: YamlPath = ("servers", index, "certificate", "keystore")
+        if (*at, "password") in skip:
+            continue
         try:
-            contents = read_keystore(declared, base=base)
+            contents = read_keystore(declared, base=base, dirs=dirs)
         except SecretError as exc:
             problems.append(((*at, "password"), f"cannot read the keystore password: {exc}"))
             continue
@@ -144,16 +167,38 @@ def keystore_problems(site: DesiredSite, *, base: Path, now: datetime) -> list[t
                     "SEPM needs an RSA key",
                 )
             )
+        elif contents.key_bits < MIN_RSA_BITS:
+            problems.append(
+                (
+                    at,
+                    f"the certificate in {where} has a {contents.key_bits}-bit RSA key; SEPM refuses keys "
+                    f"under {MIN_RSA_BITS} bits",
+                )
+            )
         if contents.not_after <= now:
             problems.append((at, f"the certificate in {where} expired on {contents.not_after:%Y-%m-%d} UTC"))
     return problems
 
 
-def _read_site(path: Path) -> _FileOutcome:
+def _read_site_isolated(path: Path, dirs: SecretDirs) -> _FileOutcome:
+    """`_read_site`, with an unexpected failure reported against this file alone (``could not be checked``).
+
+    Every failure a file can cause is meant to be a LoadError already; this is the net under that
+    promise, so that a bug meets one site and not the folder. The message names the exception's type
+    only: its text could quote the file, and the file could hold a secret.
+    """
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        return _FileOutcome(None, [LoadError(path, None, None, f"cannot read: {exc.strerror or exc}")])
+        return _read_site(path, dirs)
+    except Exception as exc:
+        message = f"could not be checked: {type(exc).__name__} in the desired-state loader (a bug to report)"
+        return _FileOutcome(None, [LoadError(path, None, None, message)])
+
+
+def _read_site(path: Path, dirs: SecretDirs) -> _FileOutcome:
+    try:
+        raw = read_site_file(path)
+    except UnreadableFile as exc:
+        return _FileOutcome(None, [LoadError(path, None, None, f"cannot read: {exc}")])
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -188,7 +233,11 @@ def _read_site(path: Path) -> _FileOutcome:
             loc, message = describe(detail)
             outcome.errors.append(_error(path, document, loc, message))
     else:
-        for loc, message in keystore_problems(site, base=path.parent, now=datetime.now(UTC)):
+        refused = secret_problems(site, base=path.parent, dirs=dirs)
+        now = datetime.now(UTC)
+        skip = {loc for loc, _ in refused}
+        keystores = keystore_problems(site, base=path.parent, now=now, dirs=dirs, skip=skip)
+        for loc, message in refused + keystores:
             outcome.errors.append(_error(path, document, loc, message))
         if not outcome.errors:
             outcome.site = site

@@ -66,6 +66,9 @@ def format_path(path: YamlPath) -> str:
 def describe(error: ErrorDetails) -> tuple[YamlPath, str]:
     """The path of the offending key or item, and what is wrong with it."""
     loc: YamlPath = tuple(error["loc"])
+    if loc and loc[-1] == "[key]":
+        # Pydantic's marker for a mapping's key (not its value); the key's own path is where to point.
+        loc = loc[:-1]
     kind = error["type"]
     context = error.get("ctx") or {}
     if kind in ("value_error", "assertion_error"):
@@ -73,6 +76,8 @@ def describe(error: ErrorDetails) -> tuple[YamlPath, str]:
         if isinstance(cause, RuleError):
             return (*loc, *cause.loc), str(cause)
         return loc, str(cause) if cause is not None else _reword(error["msg"])
+    if kind == "int_type" and isinstance(error.get("input"), bool):
+        return loc, "expected a whole number, not true or false"
     if kind == "extra_forbidden":
         return loc, _unknown_key(loc)
     if kind == "string_pattern_mismatch":

@@ -7,6 +7,9 @@ Contract:
   where a secret belongs is an error that says so.
 - Scalar fields (durations, intervals, ports, names, fingerprints, the API URL) have their types in
   `reconciler.desired.fields`; fingerprints are held canonical (`reconciler.model.fingerprint`).
+  Counts and ports are whole numbers as written (``true`` is not 1). Every duration is bounded where
+  it is declared, with the reason beside it: a value out of range is refused, never clamped, since a
+  clamped gate is not the gate the security team committed.
 - Cross-field rules that need only this file (MSL servers exist, names unique, procedure possible)
   live here; rules that read other files (keystores) live in the loader. A rule that can say which
   item is wrong raises `RuleError` with that item's location, so the loader can point at its line.
@@ -15,7 +18,6 @@ Contract:
 from __future__ import annotations
 
 import hashlib
-import string
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
@@ -30,7 +32,23 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from reconciler.desired.fields import Duration, Fingerprint, Interval, Name, Port, VersionPattern, https_url
+from reconciler.desired.argv import COMMAND_PLACEHOLDERS as COMMAND_PLACEHOLDERS  # noqa: PLC0414 (re-export)
+from reconciler.desired.argv import ArgvItem
+from reconciler.desired.fields import (
+    DAY,
+    HOUR,
+    MINUTE,
+    Duration,
+    EnvironmentName,
+    Fingerprint,
+    Interval,
+    Name,
+    Port,
+    VersionPattern,
+    https_url,
+    show_seconds,
+    within,
+)
 from reconciler.model.agent_versions import NO_FAILOVER_DEFAULT
 from reconciler.model.plan import ActuatorKind
 
@@ -64,7 +82,7 @@ def _refuse_inline_secret(value: object) -> object:
 class SecretRef(_Model):
     """Where a secret is found at run time: an environment variable or a file (first line, stripped)."""
 
-    env: str | None = Field(default=None, min_length=1)
+    env: EnvironmentName | None = None
     file: str | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
@@ -118,6 +136,18 @@ class Certificate(_Model):
     previous_sha256: list[Fingerprint] = Field(default_factory=list)
     keystore: Keystore | None = None
 
+    @model_validator(mode="after")
+    def _target_is_not_previous(self) -> Certificate:
+        # A server presenting it would be both not yet rotated and done: the plan could not tell.
+        for index, previous in enumerate(self.previous_sha256):
+            if previous == self.sha256:
+                raise RuleError(
+                    "is the target sha256 itself; previousSha256 lists the certificates in service "
+                    "today, which the rotation replaces",
+                    loc=("previousSha256", index),
+                )
+        return self
+
     @property
     def allowed(self) -> frozenset[str]:
         return frozenset([self.sha256, *self.previous_sha256])
@@ -146,59 +176,64 @@ class ManagementServerList(_Model):
         return len(set(self.servers)) >= 2
 
 
+MAX_LAGGING_CLIENTS = 100
+"""The most clients a gate may leave behind. Each one left behind may be orphaned; the setting is for a
+few machines known to be broken, which `status` names. A site with more than this many lagging clients
+needs a person to look, and ``proceed --reason`` records that decision; a number as large as the site
+would turn the gate into a timer."""
+
+
 class Gates(_Model):
-    heartbeat_cycles: Annotated[int, Field(ge=1, le=100)] = 3
-    minimum_wait: Duration = 0
-    dormant_after: Duration = 7 * 86400
-    max_lagging_clients: Annotated[int, Field(ge=0)] = 0
-    timeout: Duration = 86400
+    """What opens a gate (`reconciler.plan.gates`), bounded so that it stays evidence.
 
+    - ``heartbeatCycles`` 1 to 100: a count as written (``true`` is refused). Broadcom asks for three;
+      100 cycles of SEPM's default five-minute heartbeat already outlast the longest timeout.
+    - ``minimumWait`` 0 to 30d, and ``timeout`` 10m to 30d and longer than ``minimumWait``: with
+      ``timeout`` 0 (or not past ``minimumWait``) every gate stalls at once and the only way on is a
+      ``proceed`` without evidence; 10m is the least in which three cycles of SEPM's default five-minute
+      heartbeat can show. Past 30d a rotation holds a site half-way (secure communications off, for the
+      single-server method) for longer than any change window, unnoticed.
+    - ``dormantAfter`` 1d to 365d: clients silent for longer are written off (named, not waited for).
+      SEPM heartbeats reach 24 hours, so a shorter value would write off clients that are only on a long
+      heartbeat; 0 would write off every client and open every gate on no evidence.
+    - ``maxLaggingClients`` 0 to `MAX_LAGGING_CLIENTS`.
+    """
 
-COMMAND_PLACEHOLDERS: frozenset[str] = frozenset(
-    {
-        "site",
-        "step",
-        "server",
-        "address",
-        "keystore",
-        "keystore_format",
-        "fingerprint",
-        "msl",
-        "msl_copy",
-        "http_port",
-        "http_ports",
-    }
-)
-"""What a command actuator's argv may mention. ``http_ports`` is ``server=port,server=port``."""
+    heartbeat_cycles: Annotated[int, Field(strict=True, ge=1, le=100)] = 3
+    minimum_wait: Annotated[Duration, AfterValidator(within(0, 30 * DAY))] = 0
+    dormant_after: Annotated[Duration, AfterValidator(within(DAY, 365 * DAY))] = 7 * DAY
+    max_lagging_clients: Annotated[int, Field(strict=True, ge=0, le=MAX_LAGGING_CLIENTS)] = 0
+    timeout: Annotated[Duration, AfterValidator(within(10 * MINUTE, 30 * DAY))] = DAY
+
+    @model_validator(mode="after")
+    def _can_open_before_its_deadline(self) -> Gates:
+        if self.timeout <= self.minimum_wait:
+            raise RuleError(
+                f"must be longer than minimumWait ({show_seconds(self.minimum_wait)}): the gate could "
+                "not open before its deadline",
+                loc=("timeout",),
+            )
+        return self
 
 
 class CommandActuator(_Model):
     """A site-supplied program. ``argv`` items may hold ``{site}``, ``{server}``, ``{address}``,
     ``{keystore}``, ``{msl}``, ``{msl_copy}``, ``{http_port}``, ``{fingerprint}``; secrets reach it through
-    ``env`` (variable name -> secret reference), never through argv."""
+    ``env`` (variable name -> secret reference), never through argv.
 
-    argv: Annotated[list[str], Field(min_length=1)]
-    timeout: Duration = 600
-    settle: Duration = Field(
+    Placeholders are plain ``{name}`` (`reconciler.desired.argv`). ``timeout`` is 1s to 1d and ``settle``
+    0 to 1d: a day is longer than any certificate import or list copy takes, and the bound keeps both
+    inside what a clock and ``asyncio`` can schedule.
+    """
+
+    argv: Annotated[list[ArgvItem], Field(min_length=1)]
+    timeout: Annotated[Duration, AfterValidator(within(1, DAY))] = 600
+    settle: Annotated[Duration, AfterValidator(within(0, DAY))] = Field(
         default=600,
         description="after the program exits 0 (or the controller restarts while it may have run), how long "
         "SEPM may take to show the change (a certificate import restarts its services) before it runs again",
     )
-    env: dict[str, Secret] = Field(default_factory=dict)
-
-    @field_validator("argv")
-    @classmethod
-    def _known_placeholders(cls, argv: list[str]) -> list[str]:
-        for index, item in enumerate(argv):
-            try:
-                fields = [name for _, name, _, _ in string.Formatter().parse(item) if name is not None]
-            except ValueError as exc:
-                raise ValueError(f"argv[{index}] {item!r}: {exc} (write {{{{ and }}}} for braces)") from None
-            for name in fields:
-                if name not in COMMAND_PLACEHOLDERS:
-                    known = ", ".join("{" + p + "}" for p in sorted(COMMAND_PLACEHOLDERS))
-                    raise ValueError(f"argv[{index}] uses unknown placeholder {{{name}}}; known: {known}")
-        return argv
+    env: dict[EnvironmentName, Secret] = Field(default_factory=dict)
 
 
 class OperatorActuator(_Model):
@@ -237,7 +272,8 @@ class Actuators(_Model):
 class Controller(_Model):
     """How often the controller re-reads a site when nothing else wakes it (jittered by ±20%)."""
 
-    poll_interval: Interval = 60.0
+    poll_interval: Annotated[Interval, AfterValidator(within(0.05, HOUR))] = 60.0
+    """At most an hour: a gate's evidence, a deadline and drift are only seen when the site is read."""
 
 
 class DesiredSite(_Model):

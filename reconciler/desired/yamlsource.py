@@ -6,8 +6,12 @@ Contract:
   for the document itself. `YamlDocument.line_of` answers for any path with the line of its longest
   known prefix, so a *missing* key points at the mapping that should have held it.
 - Fatal problems raise `YamlSourceError` with a line where there is one: syntax errors, an empty
-  stream, a second document, a recursive alias, or aliases that would expand the document past
-  `MAX_NODES` nodes (a "billion laughs" file must not hang the controller).
+  stream, a second document, a recursive alias, aliases that would expand the document past
+  `MAX_NODES` nodes (a "billion laughs" file must not hang the controller), collections nested more
+  than `MAX_DEPTH` deep (directly or through aliases: PyYAML composes and merges recursively, and a
+  RecursionError must never escape), and values that a tag cannot turn into a value (``2024-13-01``
+  read as a date, ``!!bool x``, a whole number of thousands of digits). Nothing else escapes
+  `parse_yaml`.
 - Duplicate keys are not fatal: the later value wins, as in PyYAML, and every repeat is listed in
   `YamlDocument.duplicates` with both lines, so the caller can report them beside schema errors.
 - Numbers follow YAML 1.2 rather than PyYAML's YAML 1.1: ``1:30`` is a string, not 90 (sexagesimal),
@@ -29,6 +33,10 @@ YamlPath = tuple[str | int, ...]
 
 MAX_NODES = 100_000
 """More nodes than any site file needs by far; aliases are counted each time they are used."""
+
+MAX_DEPTH = 32
+"""Nesting levels of collections. A site file uses seven (``actuators.mslCopy.command.env.X.file``);
+Python's stack would give out near 300 levels of PyYAML's recursive composer."""
 
 _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
@@ -76,6 +84,43 @@ class LineLoader(yaml.SafeLoader):
         first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_INT, _FLOAT)]
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
+
+    _depth = 0
+
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:
+        """PyYAML's, refusing flow collections (``[`` / ``{``) past MAX_DEPTH while scanning: the scanner
+        keeps a possible key per open level and rechecks them all per token, a second of work for a
+        line of ``[`` even though the composer would refuse it at MAX_DEPTH."""
+        if self.flow_level >= MAX_DEPTH:
+            raise YamlSourceError(_too_deep(), line=self.get_mark().line + 1)
+        super().fetch_flow_collection_start(TokenClass)
+
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
+        """PyYAML's, refusing to go deeper than MAX_DEPTH (it recurses once per level)."""
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise YamlSourceError(_too_deep(), line=mark.line + 1)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_object(self, node: Node, deep: bool = False) -> Any:
+        """PyYAML's, with a value its tag cannot read (``!!bool x``, ``2024-13-01``) as a YAML error there.
+
+        PyYAML's constructors raise ValueError, KeyError, IndexError or AttributeError for these
+        (``x: !!int`` is an IndexError), which would escape as a crash. The message names the tag but
+        never quotes the value (it could be a secret written in the wrong place).
+        """
+        try:
+            return super().construct_object(node, deep)
+        except (yaml.YAMLError, YamlSourceError):
+            raise
+        except Exception:
+            raise yaml.constructor.ConstructorError(
+                None, None, _unreadable_value(node), node.start_mark
+            ) from None
 
     def compose_single(self) -> Node | None:
         """The only document's node, None for an empty stream; a second document is an error."""
@@ -164,8 +209,21 @@ LineLoader.add_implicit_resolver(
 )
 
 
+def _too_deep() -> str:
+    return f"collections nested more than {MAX_DEPTH} levels deep; a site file needs about seven"
+
+
+def _unreadable_value(node: Node) -> str:
+    kind = node.tag.rsplit(":", 1)[-1]
+    digits = sum(c.isdigit() for c in node.value) if isinstance(node, ScalarNode) else 0
+    if kind == "int" and digits > 100:
+        # Python refuses to convert decimal strings past 4300 digits (sys.get_int_max_str_digits).
+        return f"a whole number of {digits} digits is longer than any setting takes"
+    return f"this value cannot be read as {'a date' if kind == 'timestamp' else 'type ' + kind}"
+
+
 def _guard(root: Node) -> None:
-    """Refuse recursive aliases and documents that aliases blow up past MAX_NODES."""
+    """Refuse recursive aliases, and documents that aliases blow up past MAX_NODES or MAX_DEPTH."""
     budget = MAX_NODES
     stack: list[tuple[Node, frozenset[int]]] = [(root, frozenset())]
     while stack:
@@ -178,6 +236,9 @@ def _guard(root: Node) -> None:
             )
         if id(node) in ancestors:
             raise YamlSourceError("an alias refers to a node that contains it", line=node.start_mark.line + 1)
+        if len(ancestors) >= MAX_DEPTH:
+            # Only aliases get here: the composer refused deeper text. Merging (<<) recurses as well.
+            raise YamlSourceError(_too_deep() + " (through aliases)", line=node.start_mark.line + 1)
         inner = ancestors | {id(node)}
         if isinstance(node, MappingNode):
             stack.extend((child, inner) for pair in node.value for child in pair)

@@ -62,6 +62,17 @@ def test_a_new_invalid_file_is_reported_without_a_site(tmp_path):
     assert any("broken.yaml" in e for e in source.unattributed_errors)
 
 
+def test_a_loop_of_links_is_reported_and_the_other_sites_stay(tmp_path):
+    """A site file that is a loop of symbolic links is an error of the folder; reload does not raise."""
+    folder = tmp_path / "desired-state"
+    write(folder, "hq", site("hq", FP1))
+    (folder / "loop.yaml").symlink_to("loop.yaml")
+    source = DesiredSource(folder)
+    assert source.reload()
+    assert list(source.sites) == ["hq"]
+    assert source.unattributed_errors == [f"{folder / 'loop.yaml'}: cannot read: a loop of symbolic links"]
+
+
 def test_removed_file_drops_its_site(tmp_path):
     """Deleting a site's file drops the site (its worker finishes any active rotation first)."""
     folder = tmp_path / "desired-state"

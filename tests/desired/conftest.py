@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
+from reconciler.desired.secret_dirs import SECRET_DIRS_VARIABLE
 from reconciler.model.fingerprint import fingerprint_of_der
 
 P12_PASSWORD = "correct horse battery staple"
@@ -120,17 +121,20 @@ def keystores(tmp_path_factory: pytest.TempPathFactory) -> Keystores:
     other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     ec_key = ec.generate_private_key(ec.SECP256R1())
+    weak_key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
 
     good = make_certificate(good_key, "sepm01.test.example")
     expired = make_certificate(good_key, "sepm01.test.example", expired=True)
     ca = make_certificate(ca_key, "Test Root CA", days=3650)
     leaf = make_certificate(other_key, "sepm02.test.example", issuer=(ca, ca_key))
     on_ec = make_certificate(ec_key, "sepm01.test.example")
+    weak = make_certificate(weak_key, "sepm01.test.example")
     certificates = {
         "good.pem": good,
         "good.p12": good,
         "expired.pem": expired,
         "ec.pem": on_ec,
+        "rsa-1024.pem": weak,
         "chain.pem": leaf,
         "encrypted.pem": good,
         "mismatch.pem": good,
@@ -146,6 +150,7 @@ def keystores(tmp_path_factory: pytest.TempPathFactory) -> Keystores:
         ),
         "expired.pem": pem_of(expired) + key_pem(good_key),
         "ec.pem": key_pem(ec_key) + pem_of(on_ec),
+        "rsa-1024.pem": pem_of(weak) + key_pem(weak_key),
         # CA first, then the key, then the leaf: the certificate is found by its key, not by its place.
         "chain.pem": pem_of(ca) + key_pem(other_key) + pem_of(leaf),
         "encrypted.pem": pem_of(good) + key_pem(good_key, PEM_KEY_PASSWORD),
@@ -163,6 +168,13 @@ def keystores(tmp_path_factory: pytest.TempPathFactory) -> Keystores:
         for name, cert in certificates.items()
     }
     return Keystores(folder=folder, fingerprints=fingerprints)
+
+
+@pytest.fixture
+def secrets_beside_keystores(keystores: Keystores, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Allow ``{file: ...}`` secrets in the keystores' folder, where the tests keep their password files
+    (the operator's setting, `reconciler.desired.secret_dirs`, as ``validate`` and ``run`` read it)."""
+    monkeypatch.setenv(SECRET_DIRS_VARIABLE, str(keystores.folder))
 
 
 @pytest.fixture

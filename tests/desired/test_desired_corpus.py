@@ -2,7 +2,8 @@
 
 Each corpus file is a whole site with one defect (or a few, to show that all are reported). Files that
 name keystores are copied beside keystores generated for the session (see conftest), with
-``${sha256:<name>}`` and ``${dir}`` filled in, in the file and in its expected errors alike. An entry is
+``${sha256:<name>}`` and ``${dir}`` filled in, in the file and in its expected errors alike. That folder
+is the one directory ``{file: ...}`` secrets may be read from (``secrets_beside_keystores``). An entry is
 ``"line: field: message"``: `LoadError.__str__` without the file name.
 """
 
@@ -18,6 +19,8 @@ from reconciler.desired.loader import LoadError, load_file, load_folder
 
 CORPUS = Path(__file__).resolve().parent / "invalid"
 
+pytestmark = pytest.mark.usefixtures("secrets_beside_keystores")
+
 # Values written into corpus files where a secret would be: no error may ever repeat them.
 SECRETS_IN_CORPUS = ("Winter2024", "3f9a0c1d7e", "correct horse battery staple", "not the password")
 
@@ -28,8 +31,29 @@ EXPECTED: dict[str, list[str]] = {
     "alias-bomb.yaml": [
         "2: the document expands to more than 100000 nodes (aliases used too often)",
     ],
+    "argv-attribute.yaml": [
+        "16: actuators.mslCopy.command.argv[1]: {site} is written with an attribute or an index; write it plainly: {site}",
+    ],
+    "argv-conversion.yaml": [
+        "16: actuators.mslCopy.command.argv[1]: {site} is written with a conversion (!r) and a format spec; write it plainly: {site}",
+    ],
+    "argv-format-spec.yaml": [
+        "16: actuators.certificateUpdate.command.argv[2]: {keystore} is written with a format spec; write it plainly: {keystore}",
+    ],
+    "argv-index.yaml": [
+        "16: actuators.mslCopy.command.argv[1]: {site} is written with an attribute or an index; write it plainly: {site}",
+    ],
     "argv-unknown-placeholder.yaml": [
-        "16: actuators.certificateUpdate.command.argv: argv[3] uses unknown placeholder {password}; known: {address}, {fingerprint}, {http_port}, {http_ports}, {keystore}, {keystore_format}, {msl}, {msl_copy}, {server}, {site}, {step}",
+        "16: actuators.certificateUpdate.command.argv[3]: unknown placeholder {password}; known: {address}, {fingerprint}, {http_port}, {http_ports}, {keystore}, {keystore_format}, {msl}, {msl_copy}, {server}, {site}, {step}",
+    ],
+    "command-durations-out-of-range.yaml": [
+        "17: actuators.mslCopy.command.timeout: must be at least 1s",
+        "18: actuators.mslCopy.command.settle: must be at most 1d",
+    ],
+    "command-env-name-invalid.yaml": [
+        "18: actuators.mslCopy.command.env['TOOLS=KEY']: expected an environment variable name: letters, digits and '_', not starting with a digit",
+        "19: actuators.mslCopy.command.env['']: expected an environment variable name: letters, digits and '_', not starting with a digit",
+        "20: actuators.mslCopy.command.env['TOOLS\\x00KEY']: expected an environment variable name: letters, digits and '_', not starting with a digit",
     ],
     "duplicate-fingerprint.yaml": [
         "14: servers[1].certificate.sha256: duplicate certificate fingerprint: 'AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99'",
@@ -44,6 +68,16 @@ EXPECTED: dict[str, list[str]] = {
     "duration-clock.yaml": [
         "14: gates.timeout: expected a duration such as 30s, 5m, 24h or 7d, got '1:30'",
     ],
+    "duration-not-finite.yaml": [
+        "14: gates.minimumWait: expected a duration such as 30s, 5m, 24h or 7d, got -.inf, which is not a finite number",
+        "15: gates.timeout: expected a duration such as 30s, 5m, 24h or 7d, got .inf, which is not a finite number",
+        "17: controller.pollInterval: expected a duration such as 500ms, 30s or 5m, got .nan, which is not a finite number",
+    ],
+    "duration-too-long.yaml": [
+        "14: gates.minimumWait: must be at most 30d",
+        "15: gates.dormantAfter: must be at most 365d",
+        "16: gates.timeout: must be at most 30d",
+    ],
     "duration-words.yaml": [
         "14: gates.minimumWait: expected a duration such as 30s, 5m, 24h or 7d, got '3 days'",
     ],
@@ -56,9 +90,24 @@ EXPECTED: dict[str, list[str]] = {
     "fingerprint-short.yaml": [
         "11: servers[0].certificate.sha256: expected a SHA-256 fingerprint: 64 hex digits, optionally as 32 colon-separated pairs (got 59 characters)",
     ],
+    "fingerprint-target-also-previous.yaml": [
+        "14: servers[0].certificate.previousSha256[1]: is the target sha256 itself; previousSha256 lists the certificates in service today, which the rotation replaces",
+    ],
+    "gates-dormant-zero.yaml": [
+        "14: gates.dormantAfter: must be at least 1d",
+    ],
+    "gates-lagging-too-many.yaml": [
+        "14: gates.maxLaggingClients: must be at most 100",
+    ],
     "gates-negative-lagging.yaml": [
         "13: gates.heartbeatCycles: must be at least 1",
         "14: gates.maxLaggingClients: must be at least 0",
+    ],
+    "gates-timeout-within-minimum-wait.yaml": [
+        "15: gates.timeout: must be longer than minimumWait (1d): the gate could not open before its deadline",
+    ],
+    "gates-timeout-zero.yaml": [
+        "14: gates.timeout: must be at least 10m",
     ],
     "heartbeat-cycles-word.yaml": [
         "14: gates.heartbeatCycles: expected a whole number",
@@ -96,6 +145,9 @@ EXPECTED: dict[str, list[str]] = {
     "keystore-password-unset.yaml": [
         "14: servers[0].certificate.keystore.password: cannot read the keystore password: environment variable SEPM_RECONCILER_TEST_UNSET_PASSWORD is not set",
     ],
+    "keystore-rsa-1024.yaml": [
+        "12: servers[0].certificate.keystore: the certificate in ${dir}/keystores/rsa-1024.pem has a 1024-bit RSA key; SEPM refuses keys under 2048 bits",
+    ],
     "keystore-two-problems.yaml": [
         "12: servers[0].certificate.keystore: the certificate in ${dir}/keystores/expired.pem expired on 2020-06-30 UTC",
         "16: servers[1].certificate.sha256: does not match the certificate in keystore ${dir}/keystores/ec.pem, which is ${sha256:ec.pem}",
@@ -124,6 +176,20 @@ EXPECTED: dict[str, list[str]] = {
     "multi-server-one-server.yaml": [
         "13: procedure: procedure multi-server needs two or more servers",
     ],
+    "number-too-many-digits.yaml": [
+        "14: invalid YAML: a whole number of 5000 digits is longer than any setting takes",
+    ],
+    "numbers-boolean.yaml": [
+        "10: servers[0].ports.https: expected a whole number, not true or false",
+        "15: gates.heartbeatCycles: expected a whole number, not true or false",
+        "16: gates.maxLaggingClients: expected a whole number, not true or false",
+    ],
+    "poll-interval-too-long.yaml": [
+        "14: controller.pollInterval: must be at most 1h",
+    ],
+    "port-quoted.yaml": [
+        "10: servers[0].ports.http: expected a whole number",
+    ],
     "port-too-large.yaml": [
         "10: servers[0].ports.https: must be at most 65535",
     ],
@@ -138,6 +204,18 @@ EXPECTED: dict[str, list[str]] = {
     ],
     "secret-env-and-file.yaml": [
         "6: api.password: give exactly one of env or file",
+    ],
+    "secret-env-name-invalid.yaml": [
+        "6: api.password.env: expected an environment variable name: letters, digits and '_', not starting with a digit",
+    ],
+    "secret-file-keystore-password-outside.yaml": [
+        "14: servers[0].certificate.keystore.password: secret file /etc/sepm-reconciler-corpus/keystore-password is outside the directories secrets may be read from (${dir}); the operator allows one with --secret-dir or SEPM_RECONCILER_SECRET_DIRS",
+    ],
+    "secret-file-outside.yaml": [
+        "6: api.password: secret file /etc/sepm-reconciler-corpus/api-password is outside the directories secrets may be read from (${dir}); the operator allows one with --secret-dir or SEPM_RECONCILER_SECRET_DIRS",
+    ],
+    "secret-file-relative-escape.yaml": [
+        "18: actuators.mslCopy.command.env.TOOLS_TOKEN: secret file ${dir}/../tokens/copy-msl is outside the directories secrets may be read from (${dir}); the operator allows one with --secret-dir or SEPM_RECONCILER_SECRET_DIRS",
     ],
     "secret-inline-command-env.yaml": [
         "19: actuators.mslCopy.command.env.TOOLS_KEY: secrets are not written in desired state: give a reference, {env: VARIABLE} or {file: PATH}",
@@ -187,6 +265,18 @@ EXPECTED: dict[str, list[str]] = {
     ],
     "url-http.yaml": [
         "4: api.url: expected an https URL such as https://sepm01.corp.example:8446",
+    ],
+    "url-no-port.yaml": [
+        "4: api.url: give the port explicitly: SEPM's REST API listens on 8446 (https://sepm01.test.example:8446)",
+    ],
+    "yaml-date-out-of-range.yaml": [
+        "14: invalid YAML: this value cannot be read as a date",
+    ],
+    "yaml-nested-too-deep.yaml": [
+        "13: collections nested more than 32 levels deep; a site file needs about seven",
+    ],
+    "yaml-tag-unreadable.yaml": [
+        "7: invalid YAML: this value cannot be read as type bool",
     ],
 }
 

@@ -18,6 +18,8 @@ from reconciler.desired.secrets import SecretError
 from reconciler.model.fingerprint import fingerprint_of_der
 from tests.desired.conftest import P12_PASSWORD, PEM_KEY_PASSWORD, make_certificate
 
+pytestmark = pytest.mark.usefixtures("secrets_beside_keystores")
+
 
 def test_pem_keystore_reports_certificate_and_key(keystores):
     """A PEM file yields the certificate's fingerprint, subject, RSA size and dates, and its private key."""

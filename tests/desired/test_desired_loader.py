@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 
 from reconciler.desired.loader import LoadError, LoadResult, load_file, load_folder
 from reconciler.desired.messages import allowed_keys, format_path
+from reconciler.desired.secret_dirs import SecretDirs
+from reconciler.desired.secrets import secret_references
 from tests.desired.conftest import VALID_SITE
 
 
@@ -41,9 +43,9 @@ def test_folder_reads_yaml_and_yml_in_name_order_and_skips_the_rest(site_folder)
     _write(site_folder, "a.yaml", _site("alpha"))
     _write(site_folder, ".hidden.yaml", "not: [valid")
     _write(site_folder, "notes.txt", "not: [valid")
+    _write(site_folder, "a.yaml.orig", "not: [valid")
     (site_folder / "sub").mkdir()
     _write(site_folder / "sub", "c.yaml", "not: [valid")
-    (site_folder / "dir.yaml").mkdir()
     result = load_folder(site_folder)
     assert result.ok
     assert list(result.sites) == ["alpha", "bravo"]
@@ -144,6 +146,7 @@ def test_result_is_ok_only_without_errors():
     assert not LoadResult(sites={}, errors=[LoadError(Path("x"), None, None, "m")]).ok
 
 
+@pytest.mark.usefixtures("secrets_beside_keystores")
 def test_valid_keystore_is_accepted(keystores, tmp_path):
     """A site whose PKCS#12 keystore matches its fingerprint, is RSA and current, loads."""
     text = VALID_SITE.replace(
@@ -172,7 +175,7 @@ def test_unreadable_file_is_an_error_naming_it(site_folder):
     """A path that cannot be read as a file is an error without a line."""
     path = site_folder / "x.yaml"
     path.mkdir()
-    assert load_file(path) == (None, [LoadError(path, None, None, "cannot read: Is a directory")])
+    assert load_file(path) == (None, [LoadError(path, None, None, "cannot read: a folder, not a file")])
 
 
 def test_snake_case_keys_are_refused_although_python_accepts_them(site_folder):
@@ -270,3 +273,47 @@ def test_no_error_repeats_an_inlined_secret(site_folder, secret, place):
     assert site is None
     assert errors
     assert all("S3cr3t-" not in str(e) for e in errors)
+
+
+def _with_file_secrets(folder: Path) -> Path:
+    """A site referring to secrets by file: the API password, a keystore password, a command's token."""
+    data = yaml.safe_load(VALID_SITE)
+    data["api"]["password"] = {"file": "secrets/api"}
+    data["actuators"] = {
+        "mslCopy": {"command": {"argv": ["copy"], "env": {"TOKEN": {"file": "secrets/token"}}}},
+        "certificateUpdate": {"operator": {}},
+    }
+    return _write(folder, "hq.yaml", yaml.safe_dump(data, sort_keys=False))
+
+
+def test_file_secrets_not_there_yet_are_not_an_error(site_folder):
+    """A file secret inside an allowed directory that does not exist yet is resolved only when needed."""
+    path = _with_file_secrets(site_folder)
+    site, errors = load_file(path, secret_dirs=SecretDirs((site_folder / "secrets",)))
+    assert errors == []
+    assert [(at, ref.file) for at, ref in secret_references(site)] == [
+        (("api", "password"), "secrets/api"),
+        (("actuators", "mslCopy", "command", "env", "TOKEN"), "secrets/token"),
+    ]
+
+
+def test_file_secrets_outside_or_writable_by_others_are_errors_at_their_line(site_folder):
+    """validate reports a file secret outside the allowed directories, and one that others may write,
+    at the line of the reference, without reading it."""
+    _with_file_secrets(site_folder)
+    (site_folder / "secrets").mkdir()
+    (site_folder / "secrets" / "api").write_text("hunter2\n", encoding="utf-8")
+    (site_folder / "secrets" / "api").chmod(0o664)
+    result = load_folder(site_folder, secret_dirs=SecretDirs((site_folder / "secrets", site_folder / "none")))
+    api, token = site_folder / "secrets" / "api", site_folder / "secrets" / "token"
+    assert [(e.line, e.field, e.message) for e in result.errors] == [
+        (5, "api.password", f"secret file {api} can be written by its group (mode 0664); make it writable "
+         "by its owner only (chmod go-w)"),
+    ]  # fmt: skip
+    result = load_folder(site_folder, secret_dirs=SecretDirs(()))
+    assert [(e.line, e.field) for e in result.errors] == [
+        (5, "api.password"),
+        (22, "actuators.mslCopy.command.env.TOKEN"),
+    ]
+    assert str(token) in result.errors[1].message
+    assert "hunter2" not in "\n".join(map(str, result.errors))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import pytest
 
 from reconciler.cli.main import main
 from reconciler.desired.loader import load_folder
+from reconciler.desired.secret_dirs import SECRET_DIRS_VARIABLE, SecretDirs
 from tests.desired.conftest import VALID_SITE
 
 REPO = Path(__file__).resolve().parents[2]
@@ -82,8 +84,9 @@ def test_keystores_checked_are_counted(keystores, tmp_path, capsys):
 
 
 def test_example_desired_state_is_valid():
-    """The shipped example folder loads without errors, one site per file."""
-    result = load_folder(EXAMPLE)
+    """The shipped example folder loads without errors, one site per file, its file secrets in the default
+    secret directory (/run/secrets)."""
+    result = load_folder(EXAMPLE, secret_dirs=SecretDirs.from_environment({}))
     assert [str(e) for e in result.errors] == []
     assert sorted(result.sites) == ["hq", "osaka"]
     assert result.files == {"hq": EXAMPLE / "hq.yaml", "osaka": EXAMPLE / "osaka.yaml"}
@@ -99,9 +102,11 @@ def test_validate_command_accepts_the_example_folder():
     """``sepm-reconciler validate desired-state``, run from the repository, exits 0 and names each site."""
     script = shutil.which("sepm-reconciler", path=str(Path(sys.executable).parent))
     command = [script] if script else [sys.executable, "-m", "reconciler.cli"]
+    environ = {name: value for name, value in os.environ.items() if name != SECRET_DIRS_VARIABLE}
     done = subprocess.run(
         [*command, "validate", "desired-state"],
         cwd=REPO,
+        env=environ,
         capture_output=True,
         text=True,
         timeout=60,
@@ -109,3 +114,73 @@ def test_validate_command_accepts_the_example_folder():
     )
     assert (done.returncode, done.stderr) == (0, "")
     assert [line.split(":")[0] for line in done.stdout.splitlines()] == ["hq", "osaka"]
+
+
+def _site_with_password_file(folder: Path, password_file: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    text = VALID_SITE.replace("{env: SEPM_PASSWORD}", f"{{file: {password_file}}}")
+    (folder / "hq.yaml").write_text(text, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def no_secret_dirs_variable(monkeypatch):
+    """The process starts without SEPM_RECONCILER_SECRET_DIRS, and gets its own value back afterwards
+    (the commands under test set it from --secret-dir)."""
+    monkeypatch.delenv(SECRET_DIRS_VARIABLE, raising=False)
+
+
+@pytest.mark.usefixtures("no_secret_dirs_variable")
+def test_validate_allows_file_secrets_only_in_the_directories_given(tmp_path, capsys, monkeypatch):
+    """validate refuses a {file: ...} secret outside /run/secrets, and accepts it under --secret-dir or the
+    environment variable, the option winning over the variable."""
+    secrets, elsewhere = tmp_path / "secrets", tmp_path / "elsewhere"
+    secrets.mkdir()
+    elsewhere.mkdir()
+    folder = _site_with_password_file(tmp_path / "desired-state", secrets / "api")
+    assert main(["validate", str(folder)]) == 1
+    assert f"secret file {secrets / 'api'} is outside" in capsys.readouterr().err
+    assert main(["validate", str(folder), "--secret-dir", str(elsewhere), "--secret-dir", str(secrets)]) == 0
+    assert capsys.readouterr().err == ""
+    monkeypatch.setenv(SECRET_DIRS_VARIABLE, str(secrets))
+    assert main(["validate", str(folder)]) == 0
+    capsys.readouterr()
+    assert main(["validate", str(folder), "--secret-dir", str(elsewhere)]) == 1
+    assert f"secrets may be read from ({elsewhere})" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("no_secret_dirs_variable")
+def test_observe_reads_file_secrets_from_the_directories_given(tmp_path, capsys):
+    """observe refuses a password file outside the allowed directories before any request; with
+    --secret-dir it reads it (here an empty file, so that it stops there, without a network)."""
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "api").write_text("\n", encoding="utf-8")
+    folder = _site_with_password_file(tmp_path / "desired-state", secrets / "api")
+    assert main(["observe", str(folder)]) == 1
+    assert "is outside the directories secrets may be read from (/run/secrets)" in capsys.readouterr().err
+    assert main(["observe", str(folder), "--secret-dir", str(secrets)]) == 1
+    assert capsys.readouterr().err == (
+        f"sepm-reconciler observe: secret file {secrets / 'api'} is empty (the secret is its first line)\n"
+    )
+
+
+@pytest.mark.usefixtures("no_secret_dirs_variable")
+def test_run_makes_secret_dir_the_policy_of_the_process(tmp_path, capsys, monkeypatch):
+    """run's --secret-dir (repeatable, relative paths made absolute) is the policy every secret is then
+    resolved under, in the controller and in its actuators alike."""
+    (tmp_path / "a").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert (
+        main(["run", str(tmp_path / "missing"), "--secret-dir", "a", "--secret-dir", str(tmp_path / "b")])
+        == 1
+    )
+    assert "no such folder" in capsys.readouterr().err
+    assert SecretDirs.from_environment().dirs == (tmp_path / "a", tmp_path / "b")
+
+
+def test_secret_dir_cannot_hold_the_path_separator(capsys):
+    """A --secret-dir holding os.pathsep is refused: it could not be passed on through the variable."""
+    with pytest.raises(SystemExit):
+        main(["validate", ".", "--secret-dir", f"/a{os.pathsep}/b"])
+    assert "--secret-dir: a directory, without" in capsys.readouterr().err

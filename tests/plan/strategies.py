@@ -88,9 +88,9 @@ def desired_states(draw: st.DrawFn, servers: list[str]) -> DesiredSite:
         previous=draw(st.booleans()),
         cycles=draw(st.integers(1, 3)),
         minimum_wait=draw(st.sampled_from([0, 600, 3600])),
-        dormant_after=draw(st.sampled_from([3600, 86400, 7 * 86400])),
+        dormant_after=draw(st.sampled_from([86400, 2 * 86400, 7 * 86400])),
         max_lagging=draw(st.integers(0, 2)),
-        timeout=draw(st.sampled_from([3600, 86400, 7 * 86400])),
+        timeout=draw(st.sampled_from([7200, 86400, 7 * 86400])),
         msl_delete=draw(st.booleans()),
     )
 

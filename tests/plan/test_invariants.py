@@ -62,7 +62,8 @@ def _check_sequence(result: Plan) -> None:
         return
     index = result.steps.index(current)
     assert all(s.state is StepState.DONE for s in result.steps[:index])
-    for later in result.steps[index + len(ready) + (0 if ready else 1) :]:
+    end = result.steps.index(ready[-1]) if ready else index
+    for later in result.steps[end + 1 :]:
         assert later.state in (StepState.DONE, StepState.WAITING)
         assert later.state is StepState.DONE or later.gate is None
 
