@@ -17,6 +17,8 @@ Endpoints (all share one site database, as a real site's servers do):
 Rules:
 - Every other path answers 404, a known path with another method 405; every error has SEPM's body
   ``{"errorCode", "appErrorCode", "errorMessage"}``.
+- Logon: ``domain`` "", null, absent, ``Default`` (any case) or the domain's id all name the site's one
+  domain (third-party clients send null); the token names it ``Default``. Any other type answers 400.
 - A bearer token is required everywhere except authenticate and version: 401 when it is missing,
   unknown, logged out or expired (tokens expire on the simulated clock).
 - ``lastUpdate=T`` returns only computers whose ``lastUpdateTime`` > T (0 or absent: all of them).
@@ -136,9 +138,11 @@ class RestApi:
 
     def _authenticate(self, request: Request) -> Response:
         body = _json_object(request)
-        username, password, domain = body.get("username"), body.get("password"), body.get("domain", "")
+        username, password, domain = body.get("username"), body.get("password"), body.get("domain")
+        # Third-party clients send "domain": null for the default domain, and SEPM takes it as such.
+        domain = "" if domain is None else domain
         if not isinstance(username, str) or not isinstance(password, str) or not isinstance(domain, str):
-            raise SimError("username, password and domain must be strings", status=400)
+            raise SimError("username and password must be strings, domain a string or null", status=400)
         if domain.strip().lower() not in ("", payloads.DOMAIN_NAME.lower(), self.site.domain_id.lower()):
             raise SimError("invalid username or password", status=400)
         now = self.site.clock.now_ms()
@@ -148,7 +152,7 @@ class RestApi:
             raise SimError(str(exc), status=400) from None
         token = payloads.user_token(
             session,
-            domain=domain or payloads.DOMAIN_NAME,
+            domain=payloads.DOMAIN_NAME,
             domain_id=self.site.domain_id,
             server_time_ms=now,
             lifetime_s=self.sessions.token_lifetime_s,

@@ -211,6 +211,20 @@ CASES = [
         Case(
             "POST",
             "identity/authenticate",
+            200,
+            lambda w: w.call(
+                "POST",
+                "identity/authenticate",
+                json={"username": "admin", "password": "Swagger-Pa55", "domain": None},
+                token="",
+            ),
+        ),
+        id="authenticate-200-domain-null",
+    ),
+    pytest.param(
+        Case(
+            "POST",
+            "identity/authenticate",
             400,
             lambda w: w.call(
                 "POST",
