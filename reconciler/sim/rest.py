@@ -8,7 +8,7 @@ Endpoints (all share one site database, as a real site's servers do):
 | POST | identity/logout | 204 |
 | GET | version | 200 ``{API_SEQUENCE, API_VERSION, version}``; needs no token, as on SEPM |
 | GET | computers | 200 `Page` of `Computer` (``pageIndex`` 1-based, ``pageSize`` 20, ``lastUpdate``) |
-| GET | groups | 200 `Page` of `Group` (``pageSize`` default 25, ``mode=list``) |
+| GET | groups | 200 `Page` of `Group` (``pageSize`` 25; ``mode`` list, or tree: roots with ``childGroups``) |
 | GET | groups/{id}/locations | 200 array of ``"<name>:<uri>/<locationId>"`` strings; 410 unknown group |
 | GET, PATCH | groups/{g}/locations/{l}/settings | 200 `Settings` (PATCH answers the settings after it) |
 | PATCH | groups/{id} | 200 `Group` after the change (body `GroupPayload`, ``name`` required) |
@@ -195,15 +195,19 @@ class RestApi:
 
     def _groups(self, request: Request) -> Response:
         page_index, page_size = _paging(request, GROUPS_PAGE_SIZE)
-        mode = _text_param(request, "mode", "list")
-        if mode.lower() != "list":
-            raise SimError("the simulator serves groups in mode=list only", status=400)
+        mode = _text_param(request, "mode", "list").lower()
+        if mode not in ("list", "tree"):
+            raise SimError("mode must be list or tree", status=400)
         views = self.site.groups()  # root first, tree order: stable across pages
         start = (page_index - 1) * page_size
-        content = [payloads.group(v, domain_id=self.site.domain_id) for v in views[start : start + page_size]]
-        body = payloads.page(
-            content, page_index=page_index, page_size=page_size, total=len(views), sort="NAME"
-        )
+        domain_id = self.site.domain_id
+        if mode == "tree":
+            roots = payloads.group_tree(views, domain_id=domain_id)
+            content, total = roots[start : start + page_size], len(roots)
+        else:
+            content = [payloads.group(v, domain_id=domain_id) for v in views[start : start + page_size]]
+            total = len(views)
+        body = payloads.page(content, page_index=page_index, page_size=page_size, total=total, sort="NAME")
         return json_response(200, body)
 
     # -- writes ---------------------------------------------------------------------------------
