@@ -19,6 +19,8 @@ from reconciler.sim.certs import fingerprint, generate_self_signed
 from reconciler.sim.clients import Client, Population
 from reconciler.sim.group_paths import PATH_SEPARATOR, parent_path
 from reconciler.sim.scenario import (
+    GENERATED_NEWER_VERSIONS,
+    GENERATED_OLD_VERSION,
     DormantSchedule,
     GenerateSpec,
     OfflineSchedule,
@@ -31,12 +33,9 @@ from reconciler.sim.scenario import (
 from reconciler.sim.schedule import Windows, normalize_windows
 from reconciler.sim.serial import format_serial
 from reconciler.sim.topology import Group, Location, Msl, Server, Settings, Topology
-from reconciler.sim.trust import is_legacy
 from reconciler.sim.views import MslEntry
 
 DAY_MS = 86_400_000
-LEGACY_VERSION = "14.2.1031.0100"
-NEWER_VERSIONS = ("14.3.9816.7000", "14.3.8259.5000")
 
 
 @dataclass
@@ -98,7 +97,9 @@ def build_site(
     clients: list[Client] = []
     for pop in populations:
         clients.extend(
-            _population(topology, rng, paths[pop.group], pop, start_ms=start_ms, first_idx=len(clients))
+            _population(
+                topology, rng, paths[pop.group], pop, scenario, start_ms=start_ms, first_idx=len(clients)
+            )
         )
     population = Population(topology=topology, seed=seed, clients=clients, start_ms=start_ms - 1)
     return Built(topology, population, start_ms, rng)
@@ -192,8 +193,8 @@ def _generate(
     for i, group in enumerate(made):
         count = per_group + (1 if i < extra else 0)
         if count:
-            legacy = rng.random() < spec.legacy_share
-            versions = {LEGACY_VERSION: 1.0} if legacy else {NEWER_VERSIONS[i % 2]: 1.0}
+            old = rng.random() < spec.legacy_share
+            versions = {GENERATED_OLD_VERSION: 1.0} if old else {GENERATED_NEWER_VERSIONS[i % 2]: 1.0}
             pops.append(
                 PopulationSpec(
                     group=group.full_path,
@@ -211,6 +212,7 @@ def _population(
     rng: random.Random,
     group: Group,
     spec: PopulationSpec,
+    scenario: Scenario,
     *,
     start_ms: int,
     first_idx: int,
@@ -236,7 +238,7 @@ def _population(
                 group=group,
                 location=location,
                 version=versions[n],
-                legacy=is_legacy(versions[n]),
+                fails_over=scenario.fails_over(versions[n]),
                 windows=windows,
                 dormant=dormant_days is not None,
                 cache=cache,

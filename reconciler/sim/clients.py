@@ -16,7 +16,8 @@ are "parked": nothing is stored per check-in and the truth is computed in closed
   is ``last_checkin(anchor .. now)`` and the server that took it a pure function of that time.
 - STUCK: every check-in fails (``classify`` says never); the missed check-ins are counted in closed
   form and the cut-off interval stays open.
-- ACTIVE: anything else (a stale cache, a legacy client whose outcome depends on the random order). Its
+- ACTIVE: anything else (a stale cache, a client that does not fail over whose outcome depends on
+  the random order). Its
   check-ins are played one by one, in ``advance``, until it parks. A change of the site state makes every
   affected client ACTIVE again, so each one plays its first check-in after the change explicitly.
 
@@ -71,6 +72,7 @@ class Client:
         "created_ms",
         "cut",
         "dormant",
+        "fails_over",
         "group",
         "hardware_key",
         "id",
@@ -78,7 +80,6 @@ class Client:
         "ip",
         "last_ok",
         "last_server",
-        "legacy",
         "location",
         "logon_user",
         "mac",
@@ -103,7 +104,7 @@ class Client:
         group: Group,
         location: Location,
         version: str,
-        legacy: bool,
+        fails_over: bool,
         windows: Windows,
         dormant: bool,
         cache: CachedPolicy,
@@ -111,7 +112,7 @@ class Client:
         created_ms: int,
     ) -> None:
         self.idx, self.id, self.name, self.group, self.location = idx, id, name, group, location
-        self.version, self.legacy, self.windows, self.dormant = version, legacy, windows, dormant
+        self.version, self.fails_over, self.windows, self.dormant = version, fails_over, windows, dormant
         self.cache, self.anchor, self.last_ok, self.created_ms = cache, anchor, anchor, created_ms
         self.last_server = ""
         self.mode = ACTIVE
@@ -146,7 +147,7 @@ class Population:
         self._judged: dict[int, tuple[CachedPolicy, str, list[ServerNow]]] = {}
         for c in clients:
             self._buckets[c.group.id].clients.append(c)
-            _verdict, cands = self._judge(c.cache, c.legacy)
+            _verdict, cands = self._judge(c.cache, c.fails_over)
             if cands:  # the server that took its last check-in before the start
                 c.last_server = pick(cands, seed=seed, client=c.idx, t=c.anchor).name
             if not c.dormant:
@@ -157,12 +158,12 @@ class Population:
         """Forget outcome classifications (after any change of servers or settings)."""
         self._judged.clear()
 
-    def _judge(self, cache: CachedPolicy, legacy: bool) -> tuple[str, list[ServerNow]]:
-        key = id(cache) * 2 + legacy
+    def _judge(self, cache: CachedPolicy, fails_over: bool) -> tuple[str, list[ServerNow]]:
+        key = id(cache) * 2 + fails_over
         found = self._judged.get(key)
         if found is None:
             servers = self._topology.servers_now()
-            verdict = classify(cache, servers, legacy=legacy)
+            verdict = classify(cache, servers, fails_over=fails_over)
             cands = winners(cache, servers) if verdict == ALWAYS_OK else []
             # Keep ``cache`` referenced so that its id cannot be reused while the memo lives.
             self._judged[key] = found = (cache, verdict, cands)
@@ -213,12 +214,12 @@ class Population:
         c.view = None
 
     def _server_at(self, c: Client, t: int) -> str:
-        _verdict, cands = self._judge(c.cache, c.legacy)
+        _verdict, cands = self._judge(c.cache, c.fails_over)
         return pick(cands, seed=self._seed, client=c.idx, t=t).name
 
     def _settle_or_activate(self, c: Client, t: int) -> None:
         """Park a client whose cache is its target (it just downloaded it) when that always works."""
-        verdict, _cands = self._judge(c.cache, c.legacy)
+        verdict, _cands = self._judge(c.cache, c.fails_over)
         if verdict == ALWAYS_OK:
             c.mode = SETTLED
         else:
@@ -231,13 +232,15 @@ class Population:
         servers = self._topology.servers_now()
         while c.next_due <= t:
             tn = c.next_due
-            verdict, cands = self._judge(c.cache, c.legacy)
+            verdict, cands = self._judge(c.cache, c.fails_over)
             served: str | None
             reason = ""
             if verdict == ALWAYS_OK:
                 served = pick(cands, seed=self._seed, client=c.idx, t=tn).name
             else:
-                outcome = attempt(c.cache, servers, legacy=c.legacy, seed=self._seed, client=c.idx, t=tn)
+                outcome = attempt(
+                    c.cache, servers, fails_over=c.fails_over, seed=self._seed, client=c.idx, t=tn
+                )
                 served, reason = outcome.server, outcome.reason
             c.anchor = tn
             c.view = None
@@ -252,7 +255,7 @@ class Population:
                     c.cut.end = tn
                     c.cut = None
                 c.cache = self._topology.target(c.group, c.location)
-                if self._judge(c.cache, c.legacy)[0] == ALWAYS_OK:
+                if self._judge(c.cache, c.fails_over)[0] == ALWAYS_OK:
                     c.mode = SETTLED
                     return
             c.next_due = next_checkin(tn, c.cache.heartbeat_ms, c.windows, c.dormant, tn)
@@ -298,7 +301,7 @@ class Population:
         return is_online(c.windows, c.dormant, now)
 
     def orphan_reason(self, c: Client) -> str | None:
-        return orphan_reason(c.cache, self._topology.servers_now(), legacy=c.legacy)
+        return orphan_reason(c.cache, self._topology.servers_now(), fails_over=c.fails_over)
 
     def forget_views(self, groups: Iterable[Group]) -> None:
         """Drop cached views (a rename changed the clients' group paths)."""

@@ -8,7 +8,7 @@ Endpoints (all share one site database, as a real site's servers do):
 | POST | identity/logout | 204 |
 | GET | version | 200 ``{API_SEQUENCE, API_VERSION, version}``; needs no token, as on SEPM |
 | GET | computers | 200 `Page` of `Computer` (``pageIndex`` 1-based, ``pageSize`` 20, ``lastUpdate``) |
-| GET | groups | 200 `Page` of `Group` (``pageSize`` default 25, ``mode=list``) |
+| GET | groups | 200 `Page` of `Group` (``pageSize`` 25; ``mode`` list, or tree: roots with ``childGroups``) |
 | GET | groups/{id}/locations | 200 array of ``"<name>:<uri>/<locationId>"`` strings; 410 unknown group |
 | GET, PATCH | groups/{g}/locations/{l}/settings | 200 `Settings` (PATCH answers the settings after it) |
 | PATCH | groups/{id} | 200 `Group` after the change (body `GroupPayload`, ``name`` required) |
@@ -17,6 +17,8 @@ Endpoints (all share one site database, as a real site's servers do):
 Rules:
 - Every other path answers 404, a known path with another method 405; every error has SEPM's body
   ``{"errorCode", "appErrorCode", "errorMessage"}``.
+- Logon: ``domain`` "", null, absent, ``Default`` (any case) or the domain's id all name the site's one
+  domain (third-party clients send null); the token names it ``Default``. Any other type answers 400.
 - A bearer token is required everywhere except authenticate and version: 401 when it is missing,
   unknown, logged out or expired (tokens expire on the simulated clock).
 - ``lastUpdate=T`` returns only computers whose ``lastUpdateTime`` > T (0 or absent: all of them).
@@ -136,9 +138,11 @@ class RestApi:
 
     def _authenticate(self, request: Request) -> Response:
         body = _json_object(request)
-        username, password, domain = body.get("username"), body.get("password"), body.get("domain", "")
+        username, password, domain = body.get("username"), body.get("password"), body.get("domain")
+        # Third-party clients send "domain": null for the default domain, and SEPM takes it as such.
+        domain = "" if domain is None else domain
         if not isinstance(username, str) or not isinstance(password, str) or not isinstance(domain, str):
-            raise SimError("username, password and domain must be strings", status=400)
+            raise SimError("username and password must be strings, domain a string or null", status=400)
         if domain.strip().lower() not in ("", payloads.DOMAIN_NAME.lower(), self.site.domain_id.lower()):
             raise SimError("invalid username or password", status=400)
         now = self.site.clock.now_ms()
@@ -148,7 +152,7 @@ class RestApi:
             raise SimError(str(exc), status=400) from None
         token = payloads.user_token(
             session,
-            domain=domain or payloads.DOMAIN_NAME,
+            domain=payloads.DOMAIN_NAME,
             domain_id=self.site.domain_id,
             server_time_ms=now,
             lifetime_s=self.sessions.token_lifetime_s,
@@ -191,15 +195,19 @@ class RestApi:
 
     def _groups(self, request: Request) -> Response:
         page_index, page_size = _paging(request, GROUPS_PAGE_SIZE)
-        mode = _text_param(request, "mode", "list")
-        if mode.lower() != "list":
-            raise SimError("the simulator serves groups in mode=list only", status=400)
+        mode = _text_param(request, "mode", "list").lower()
+        if mode not in ("list", "tree"):
+            raise SimError("mode must be list or tree", status=400)
         views = self.site.groups()  # root first, tree order: stable across pages
         start = (page_index - 1) * page_size
-        content = [payloads.group(v, domain_id=self.site.domain_id) for v in views[start : start + page_size]]
-        body = payloads.page(
-            content, page_index=page_index, page_size=page_size, total=len(views), sort="NAME"
-        )
+        domain_id = self.site.domain_id
+        if mode == "tree":
+            roots = payloads.group_tree(views, domain_id=domain_id)
+            content, total = roots[start : start + page_size], len(roots)
+        else:
+            content = [payloads.group(v, domain_id=domain_id) for v in views[start : start + page_size]]
+            total = len(views)
+        body = payloads.page(content, page_index=page_index, page_size=page_size, total=total, sort="NAME")
         return json_response(200, body)
 
     # -- writes ---------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ Contract:
   underlying Spring page (inferred, not documented by Broadcom); ``firstPage`` / ``lastPage`` are what
   clients loop on. A page past the end is empty with ``lastPage`` true. ``sort`` is an object because
   the Swagger says so.
+- ``groups?mode=tree`` pages the root groups (one: ``My Company``), each carrying its subtree in
+  ``childGroups`` (`group_tree`); ``mode=list`` pages every group, without ``childGroups``.
 - SEPM quirks kept on purpose (README fact sheet): a computer's ``group.name`` holds the group's full
   path and ``group.fullPathName`` is empty; location lists are strings ``"<name>:<uri>/<locationId>"``.
 """
@@ -99,6 +101,24 @@ def group(view: GroupView, *, domain_id: str) -> dict[str, Any]:
         "domain": {"id": domain_id, "name": DOMAIN_NAME},
         "policyInheritanceEnabled": view.inherits,
     }
+
+
+def group_tree(views: Sequence[GroupView], *, domain_id: str) -> list[dict[str, Any]]:
+    """``groups?mode=tree``: the root groups, each a `Group` whose ``childGroups`` are its children's
+    `Group` objects, recursively, in tree order (leaves have an empty list).
+
+    Broadcom's Swagger declares ``Group.childGroups`` as an array without an item type and the page's
+    ``content`` as objects; reading the children as `Group` objects is the reading that validates.
+    ``views`` are in tree order (parents first), so one pass builds the tree without recursion.
+    """
+    nodes: dict[str, dict[str, Any]] = {}
+    roots: list[dict[str, Any]] = []
+    for view in views:
+        node = {**group(view, domain_id=domain_id), "childGroups": []}
+        nodes[view.id] = node
+        parent = nodes.get(view.parent_id) if view.parent_id is not None else None
+        (parent["childGroups"] if parent is not None else roots).append(node)
+    return roots
 
 
 def location_entry(view: LocationView) -> str:

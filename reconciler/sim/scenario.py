@@ -7,6 +7,14 @@ tree (benchmarks). Certificates are never in a scenario: each server gets a fres
 self-signed certificate when the site starts. Neither is the admin password unless the scenario fixes
 one (tests); otherwise the site generates it.
 
+Whether clients fail over is the scenario's truth, never derived from their version:
+``fails_over_after_certificate_failure`` maps agent versions (spelled as the populations spell them) to
+whether their clients try the next server of their list after a certificate failure (``false``: the
+check-in stops there, as 14.2 agents do). A version not listed fails over. Every version listed must be
+run by some client (populations, or ``generate``: ``GENERATED_OLD_VERSION``, ``GENERATED_NEWER_VERSIONS``),
+so that a typo is an error rather than a silent "fails over". The simulator knows no rule of its own
+here on purpose: a test can give it a truth the controller does not know.
+
 Validation is strict: unknown fields are errors, every model is frozen, and the rules that span fields
 (unique names, references that resolve, the root group first) run once the fields are valid
 (``reconciler.sim.scenario_references``). Reading files, shipped names and ``file:line: field`` errors
@@ -15,14 +23,16 @@ live in ``reconciler.sim.scenario_files``.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictBool, model_validator
 
-from reconciler.sim.scenario_references import check_references
+from reconciler.sim.scenario_references import check_references, check_version
 
-_VERSION = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+# The agent versions ``generate`` gives its clients: the old one to a ``legacy_share`` of its groups,
+# the newer ones, alternately, to the others.
+GENERATED_OLD_VERSION = "14.2.1031.0100"  # 14.2 MP1
+GENERATED_NEWER_VERSIONS = ("14.3.9816.7000", "14.3.8259.5000")
 
 
 class _Strict(BaseModel):
@@ -158,8 +168,7 @@ class PopulationSpec(_Strict):
     @model_validator(mode="after")
     def _versions(self) -> PopulationSpec:
         for version in self.versions:
-            if not _VERSION.match(version):
-                raise ValueError(f"agent version {version!r} is not like 14.3.9816.7000")
+            check_version(version)
         total = sum(self.versions.values())
         if abs(total - 1.0) > 1e-6:
             raise ValueError(f"version shares must add up to 1 (they add up to {total:g})")
@@ -167,7 +176,9 @@ class PopulationSpec(_Strict):
 
 
 class GenerateSpec(_Strict):
-    """A synthetic tree under My Company: ``groups`` groups, ``clients`` clients spread evenly."""
+    """A synthetic tree under My Company: ``groups`` groups, ``clients`` clients spread evenly; a
+    ``legacy_share`` of the groups run ``GENERATED_OLD_VERSION`` (whether those clients fail over is the
+    scenario's ``fails_over_after_certificate_failure``, as for any version)."""
 
     groups: int = Field(ge=1, le=100_000)
     clients: int = Field(ge=0, le=2_000_000)
@@ -201,8 +212,22 @@ class Scenario(_Strict):
     clients: list[PopulationSpec] = []
     generate: GenerateSpec | None = None
     replication_partners: list[ReplicationPartnerSpec] = []
+    fails_over_after_certificate_failure: dict[str, StrictBool] = {}
 
     @model_validator(mode="after")
     def _references(self) -> Scenario:
         check_references(self)
         return self
+
+    def fails_over(self, agent_version: str) -> bool:
+        """Whether clients of this agent version try their next server after a certificate failure."""
+        return self.fails_over_after_certificate_failure.get(agent_version, True)
+
+    def agent_versions(self) -> set[str]:
+        """Every agent version some client of the site may run (populations and ``generate``)."""
+        versions = {version for pop in self.clients for version in pop.versions}
+        if self.generate is not None:
+            versions.update(GENERATED_NEWER_VERSIONS)
+            if self.generate.legacy_share > 0:
+                versions.add(GENERATED_OLD_VERSION)
+        return versions

@@ -8,7 +8,9 @@ first failure is raised:
   every other group's omitted settings have something to be copied from;
 - every group comes after its parent;
 - references resolve: MSL entries name servers, settings name MSLs, client populations name groups
-  and their locations, ``generate`` names an MSL.
+  and their locations, ``generate`` names an MSL;
+- every version of ``fails_over_after_certificate_failure`` looks like a version and is run by some
+  client of the site (``Scenario.agent_versions``), so that a typo cannot silently mean "fails over".
 
 A failure is a ``CrossReferenceError`` carrying the path of the field it is about (pydantic only
 knows the whole model), so that ``reconciler.sim.scenario_files`` can name the file, line and field.
@@ -16,6 +18,7 @@ knows the whole model), so that ``reconciler.sim.scenario_files`` can name the f
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from reconciler.sim.group_paths import ROOT_GROUP, parent_path
@@ -24,6 +27,7 @@ if TYPE_CHECKING:
     from reconciler.sim.scenario import Scenario, SettingsSpec
 
 FieldPath = tuple[str | int, ...]
+_VERSION = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
 
 
 class CrossReferenceError(ValueError):
@@ -91,9 +95,24 @@ def check_references(s: Scenario) -> None:
             raise CrossReferenceError(("clients", i, "location"), f"unknown location {pop.location!r}")
     if s.generate is not None and s.generate.msl not in msls:
         raise CrossReferenceError(("generate", "msl"), f"unknown MSL {s.generate.msl!r}")
+    running = s.agent_versions()
+    for version in s.fails_over_after_certificate_failure:
+        loc = ("fails_over_after_certificate_failure", version)
+        try:
+            check_version(version)
+        except ValueError as exc:
+            raise CrossReferenceError(loc, str(exc)) from None
+        if version not in running:
+            raise CrossReferenceError(loc, f"no client of the site runs agent version {version!r}")
 
 
 def _unique(loc: FieldPath, names: list[str]) -> None:
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise CrossReferenceError(loc, f"duplicate names: {', '.join(dupes)}")
+
+
+def check_version(version: str) -> None:
+    """Raise ValueError unless ``version`` looks like SEPM's ``major.minor.build.revision``."""
+    if not _VERSION.match(version):
+        raise ValueError(f"agent version {version!r} is not like 14.3.9816.7000")

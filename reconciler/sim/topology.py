@@ -209,7 +209,15 @@ class Topology:
     def servers_now(self) -> dict[str, ServerNow]:
         if self._servers_now is None:
             self._servers_now = {
-                s.name: ServerNow(s.name, s.index, s.down, s.presented("https")[1], s.fingerprint)
+                s.name: ServerNow(
+                    s.name,
+                    s.index,
+                    s.down,
+                    s.presented("https")[1],
+                    s.fingerprint,
+                    https_port=s.ports["https"],
+                    http_port=s.ports["http"],
+                )
                 for s in self.servers.values()
             }
         return self._servers_now

@@ -34,6 +34,8 @@ def assert_rotated_safely(rehearsal, journal_path: Path, before) -> dict:
         pytest.param("single-server", id="single-server"),
         pytest.param("two-server-failover", id="failover"),
         pytest.param("mixed-14-2", id="mixed-14-2"),
+        pytest.param("failover-14-2-ru1", id="failover-14-2-ru1"),
+        pytest.param("failover-14-2-ru2", id="failover-14-2-ru2"),
         pytest.param("nested-overrides", id="nested-overrides"),
         pytest.param("custom-http-port", id="custom-http-port"),
         pytest.param("already-insecure", id="already-insecure"),

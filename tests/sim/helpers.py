@@ -43,6 +43,8 @@ SHIPPED = [
     "single-server",
     "two-server-failover",
     "mixed-14-2",
+    "failover-14-2-ru1",
+    "failover-14-2-ru2",
     "nested-overrides",
     "custom-http-port",
     "already-insecure",

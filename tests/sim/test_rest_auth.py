@@ -86,12 +86,34 @@ def test_logout_ends_the_token(session):
 
 
 @pytest.mark.parametrize(
+    "domain",
+    [
+        pytest.param({"domain": ""}, id="empty"),
+        pytest.param({"domain": None}, id="null"),
+        pytest.param({}, id="absent"),
+        pytest.param({"domain": "Default"}, id="by-name"),
+        pytest.param({"domain": "default"}, id="by-name-any-case"),
+    ],
+)
+def test_logon_to_the_default_domain(session, domain):
+    """SEPM takes an empty, null or absent domain as the default one (third-party clients send null)."""
+    body = {"username": "admin", "password": PASSWORD, **domain}
+    response = session.request("POST", "identity/authenticate", json=body, token="")
+    assert response.status_code == 200, response.text
+    assert response.json()["domain"] == "Default"
+
+
+@pytest.mark.parametrize(
     "body",
     [
         pytest.param({"username": "admin", "password": "wrong", "domain": ""}, id="wrong-password"),
         pytest.param({"username": "nobody", "password": PASSWORD, "domain": ""}, id="unknown-user"),
         pytest.param({"username": "admin", "password": PASSWORD, "domain": "Elsewhere"}, id="unknown-domain"),
         pytest.param({"username": "admin"}, id="no-password"),
+        pytest.param({"username": "admin", "password": PASSWORD, "domain": 0}, id="domain-number"),
+        pytest.param({"username": "admin", "password": PASSWORD, "domain": False}, id="domain-false"),
+        pytest.param({"username": "admin", "password": PASSWORD, "domain": ["Default"]}, id="domain-list"),
+        pytest.param({"username": None, "password": PASSWORD, "domain": None}, id="username-null"),
     ],
 )
 def test_refused_logons_answer_400_without_echoing_the_password(session, body):

@@ -158,6 +158,29 @@ def test_groups_walk_returns_the_tree_root_first(sites, extra_groups, page_size,
     assert [body["lastPage"] for body in bodies] == [False] * (pages - 1) + [True]
 
 
+def test_groups_tree_nests_every_group_under_its_parent(sites):
+    """mode=tree pages the root alone, every other group nested once in its parent's ``childGroups``, the
+    same groups as mode=list."""
+    session = sites.session(45, extra_groups=30)
+    listed = walk_pages(session, "groups", 25, mode="list")
+    paths = {g["id"]: g["fullPathName"] for body in listed for g in body["content"]}
+    tree = session.get_json("groups", mode="tree")
+    assert (tree["totalElements"], tree["totalPages"], tree["lastPage"]) == (1, 1, True)
+    [root] = tree["content"]
+    seen: dict[str, str] = {}
+    pending = [(root, None)]
+    while pending:
+        node, parent_path = pending.pop()
+        assert node["id"] not in seen
+        seen[node["id"]] = node["fullPathName"]
+        if parent_path is not None:
+            assert node["fullPathName"] == f"{parent_path}\\{node['name']}"
+        pending.extend((child, node["fullPathName"]) for child in node["childGroups"])
+    assert seen == paths
+    assert root["fullPathName"] == "My Company"
+    assert len(root["childGroups"]) == 30
+
+
 def test_last_update_returns_only_later_check_ins(sites):
     """lastUpdate=T lists exactly the clients whose lastUpdateTime is strictly later than T."""
     session = sites.session(45)

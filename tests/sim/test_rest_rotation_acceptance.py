@@ -63,11 +63,14 @@ def single_server_site(*, offline_client: bool = False) -> Scenario:
 
 
 def two_server_site(*, legacy_share: float) -> Scenario:
-    """Two SEPMs in failover (priority 1 then 2); 14.2 clients live in their own group."""
+    """Two SEPMs in failover (priority 1 then 2); 14.2 clients, which do not fail over after a
+    certificate failure, live in their own group."""
     clients = [population("My Company", 8), population("My Company\\Sales", 6)]
+    more: dict[str, Any] = {}
     if legacy_share:
         versions = {LEGACY: 1.0} if legacy_share >= 1 else {LEGACY: legacy_share, MODERN: 1 - legacy_share}
         clients.append(population("My Company\\Legacy", 6, versions))
+        more["fails_over_after_certificate_failure"] = {LEGACY: False}
     return make_scenario(
         "pair",
         password=PASSWORD,
@@ -77,6 +80,7 @@ def two_server_site(*, legacy_share: float) -> Scenario:
             {"path": "My Company\\Legacy", "settings": {"heartbeat_seconds": HEARTBEAT_S}},
         ],
         clients=clients,
+        **more,
     )
 
 

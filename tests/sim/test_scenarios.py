@@ -11,7 +11,6 @@ import pytest
 from reconciler.sim.clock import SimClock
 from reconciler.sim.engine import Site
 from reconciler.sim.scenario_files import ScenarioError, load_scenario, parse_scenario, shipped_scenarios
-from reconciler.sim.trust import is_legacy
 from tests.sim.helpers import SHIPPED, START, certificate, frozen_site
 
 
@@ -49,6 +48,8 @@ def test_shipped_scenario_builds_as_declared(name):
         pytest.param("single-server", (250, 350), 4, 1, id="single-server"),
         pytest.param("two-server-failover", (350, 450), None, 2, id="two-server-failover"),
         pytest.param("mixed-14-2", (450, 550), None, 2, id="mixed-14-2"),
+        pytest.param("failover-14-2-ru1", (300, 500), None, 2, id="failover-14-2-ru1"),
+        pytest.param("failover-14-2-ru2", (300, 500), None, 2, id="failover-14-2-ru2"),
         pytest.param("large", (100_000, 100_000), 2001, 2, id="large"),
     ],
 )
@@ -68,21 +69,45 @@ def test_single_server_has_an_inheriting_group():
     assert [g.inherits for g in children].count(True) == 1
 
 
-@pytest.mark.parametrize("name", ["two-server-failover", "mixed-14-2"])
+@pytest.mark.parametrize(
+    "name", ["two-server-failover", "mixed-14-2", "failover-14-2-ru1", "failover-14-2-ru2"]
+)
 def test_failover_scenarios_list_both_servers_by_priority(name):
-    """The failover scenarios' MSL lists sepm01 first and sepm02 second."""
-    [msl] = site_of(name).msls()
+    """The failover scenarios' default MSL lists sepm01 first and sepm02 second."""
+    [msl] = [m for m in site_of(name).msls() if m.name == "Default Management Server List"]
     assert sorted((e.priority, e.server) for e in msl.entries) == [(1, "sepm01"), (2, "sepm02")]
 
 
+@pytest.mark.parametrize(
+    ("name", "version"),
+    [
+        pytest.param("failover-14-2-ru1", "14.2.3332.1000", id="ru1"),
+        pytest.param("failover-14-2-ru2", "14.2.5323.2000", id="ru2"),
+    ],
+)
+def test_14_2_release_update_scenarios_mix_clients_that_do_not_fail_over(name, version):
+    """failover-14-2-ru1/ru2: their 14.2 RU clients, stated not to fail over, share groups with newer
+    clients, and other groups hold newer clients only."""
+    scenario = load_scenario(name)
+    assert scenario.fails_over_after_certificate_failure == {version: False}
+    by_group: dict[str, set[str]] = {}
+    for c in site_of(name).computers():
+        by_group.setdefault(c.group_full_path, set()).add(c.agent_version)
+    holding = [versions for versions in by_group.values() if version in versions]
+    assert len(holding) >= 2
+    assert all(len(versions) > 1 for versions in holding)
+    assert any(version not in versions for versions in by_group.values())
+
+
 def test_mixed_site_has_one_group_mixing_legacy_and_newer_clients():
-    """mixed-14-2: the 14.2.1 clients sit in one group, among newer clients."""
+    """mixed-14-2: the clients that do not fail over (14.2 MP1) sit in one group, among newer clients."""
+    scenario = load_scenario("mixed-14-2")
     computers = site_of("mixed-14-2").computers()
-    legacy_groups = {c.group_full_path for c in computers if is_legacy(c.agent_version)}
-    assert legacy_groups == {"My Company\\Factory"}
+    stops = [c for c in computers if not scenario.fails_over(c.agent_version)]
+    assert {c.group_full_path for c in stops} == {"My Company\\Factory"}
     factory = [c for c in computers if c.group_full_path == "My Company\\Factory"]
-    assert 0 < sum(is_legacy(c.agent_version) for c in factory) < len(factory)
-    assert {c.agent_version for c in factory if is_legacy(c.agent_version)} == {"14.2.1031.0100"}
+    assert 0 < len(stops) < len(factory)
+    assert {c.agent_version for c in stops} == {"14.2.1031.0100"}
 
 
 def test_nested_overrides_has_locations_with_their_own_msl():
@@ -204,6 +229,30 @@ clients:
             "[{name: s1}, {name: s1}]",
             r":2: servers: duplicate names: s1",
             id="duplicate-server",
+        ),
+        pytest.param(
+            "clients:\n",
+            'fails_over_after_certificate_failure: {"14.2.3332.1000": false}\nclients:\n',
+            r":8: fails_over_after_certificate_failure\.14\.2\.3332\.1000: no client of the site runs",
+            id="failover-of-a-version-nobody-runs",
+        ),
+        pytest.param(
+            "clients:\n",
+            'fails_over_after_certificate_failure: {"14.2": false}\nclients:\n',
+            r":8: fails_over_after_certificate_failure\.14\.2: agent version '14\.2' is not like",
+            id="failover-of-a-malformed-version",
+        ),
+        pytest.param(
+            "clients:\n",
+            'fails_over_after_certificate_failure: {"14.3.9816.7000": "no"}\nclients:\n',
+            r":8: fails_over_after_certificate_failure\.14\.3\.9816\.7000: Input should be a valid boolean",
+            id="failover-not-a-boolean",
+        ),
+        pytest.param(
+            "clients:\n",
+            "fails_over: {}\nclients:\n",
+            r":8: fails_over: Extra inputs",
+            id="failover-misspelt",
         ),
     ],
 )

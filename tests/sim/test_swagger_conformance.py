@@ -7,7 +7,8 @@ simulator serves, fetched over real HTTPS from a running Simulator:
   and made *strict* (objects that declare properties accept no others, int32/int64 ranges checked);
 - where the Swagger is generic or silent, the test says so and validates against the README fact
   sheet's shape instead: ``Page.content`` items are ``{type: object}`` (checked as `Computer` /
-  `Group`), ``Settings.configuration`` is ``{type: object}`` (checked as `GroupSettingsConfiguration`),
+  `Group`; in ``groups?mode=tree`` every ``childGroups`` item, at any depth, as `Group` as well, since
+  Broadcom gives that array no item type), ``Settings.configuration`` is ``{type: object}`` (checked as `GroupSettingsConfiguration`),
   location lists are declared as objects but are strings, and error bodies have no schema at all;
 - a status Broadcom does not list for the operation must carry the reason it is served anyway.
 """
@@ -23,7 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
-from jsonschema import Draft4Validator, FormatChecker
+from jsonschema import Draft4Validator, FormatChecker, ValidationError
 
 from reconciler.sim.app import Simulator
 from reconciler.sim.scenario import Scenario
@@ -211,6 +212,20 @@ CASES = [
         Case(
             "POST",
             "identity/authenticate",
+            200,
+            lambda w: w.call(
+                "POST",
+                "identity/authenticate",
+                json={"username": "admin", "password": "Swagger-Pa55", "domain": None},
+                token="",
+            ),
+        ),
+        id="authenticate-200-domain-null",
+    ),
+    pytest.param(
+        Case(
+            "POST",
+            "identity/authenticate",
             400,
             lambda w: w.call(
                 "POST",
@@ -282,8 +297,18 @@ CASES = [
         Case("GET", "groups", 200, lambda w: w.call("GET", "groups", params={"pageSize": 2})), id="groups-200"
     ),
     pytest.param(
-        Case("GET", "groups", 400, lambda w: w.call("GET", "groups", params={"mode": "tree"})),
-        id="groups-400-mode-tree",
+        Case("GET", "groups", 200, lambda w: w.call("GET", "groups", params={"mode": "tree"})),
+        id="groups-200-mode-tree",
+    ),
+    pytest.param(
+        Case(
+            "GET", "groups", 200, lambda w: w.call("GET", "groups", params={"mode": "TREE", "pageIndex": 2})
+        ),
+        id="groups-200-mode-tree-past-the-end",
+    ),
+    pytest.param(
+        Case("GET", "groups", 400, lambda w: w.call("GET", "groups", params={"mode": "flat"})),
+        id="groups-400-unknown-mode",
     ),
     pytest.param(Case("GET", "groups", 401, lambda w: w.call("GET", "groups", token="")), id="groups-401"),
     pytest.param(
@@ -468,8 +493,14 @@ def _check_generic_parts(swagger: dict[str, SwaggerDoc], template: str, body: An
         for item in body["content"]:
             swagger["Computers.json"].definition("Computer").validate(item)
     elif template == "groups":
-        for item in body["content"]:
-            swagger["Groups.json"].definition("Group").validate(item)
+        # Tree mode nests groups in ``childGroups``, an array Broadcom gives no item type: each item is
+        # checked as a `Group` too, at every depth (the reading that validates).
+        group = swagger["Groups.json"].definition("Group")
+        pending = list(body["content"])
+        while pending:
+            item = pending.pop()
+            group.validate(item)
+            pending.extend(item.get("childGroups", []))
     elif template == SETTINGS:
         swagger["Groups.json"].definition("GroupSettingsConfiguration").validate(body["configuration"])
     elif template == "groups/{groupId}/locations":
@@ -566,3 +597,10 @@ def test_the_strict_validator_rejects_what_broadcom_does_not_allow(swagger, defi
     """The converted schemas are not vacuous: a field, type or range Broadcom does not allow fails."""
     doc = swagger["Computers.json"] if definition == "Computer" else swagger["Groups.json"]
     assert list(doc.definition(definition).iter_errors(body))
+
+
+def test_nested_tree_groups_are_checked_at_every_depth(swagger):
+    """A group nested in ``childGroups`` with a field Broadcom's `Group` does not declare fails the check."""
+    child = {"name": "Sales", "childGroups": [{"name": "EMEA", "parentId": "not in the Swagger"}]}
+    with pytest.raises(ValidationError, match="parentId"):
+        _check_generic_parts(swagger, "groups", {"content": [{"name": "My Company", "childGroups": [child]}]})

@@ -39,13 +39,17 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
     msls = []
     for i in range(draw(st.integers(1, 3))):
         chosen = draw(st.lists(st.sampled_from(servers), min_size=1, max_size=len(servers), unique=True))
-        msls.append(
-            {
-                "name": f"M{i}",
-                "protocol": draw(st.sampled_from(["https", "http"])),
-                "entries": [{"server": s, "priority": draw(st.integers(1, 2))} for s in chosen],
-            }
-        )
+        protocol = draw(st.sampled_from(["https", "http"]))
+        entries = []
+        for s in chosen:
+            entry: dict[str, Any] = {"server": s, "priority": draw(st.integers(1, 2))}
+            if protocol == "http":
+                # Mostly the server's HTTP port (8014); sometimes a port it does not listen on.
+                port = draw(st.sampled_from([None, 8014, 8014, 9090]))
+                if port is not None:
+                    entry["http_port"] = port
+            entries.append(entry)
+        msls.append({"name": f"M{i}", "protocol": protocol, "entries": entries})
 
     def settings_dict() -> dict[str, Any]:
         return {
@@ -97,6 +101,9 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
                     "schedule": schedule,
                 }
             )
+    # Which versions fail over is drawn too: the simulator must take it from the scenario alone.
+    running = sorted({v for pop in clients for v in pop["versions"]})
+    fails_over = {v: draw(st.booleans()) for v in running if draw(st.booleans())}
     return {
         "site": "prop",
         "admin": {"username": "admin", "password": "pw"},
@@ -104,6 +111,7 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
         "msls": msls,
         "groups": groups,
         "clients": clients,
+        "fails_over_after_certificate_failure": fails_over,
     }
 
 
@@ -130,7 +138,7 @@ class NaiveClient:
     id: str
     group: Any
     location: Any
-    legacy: bool
+    fails_over: bool
     windows: tuple[tuple[int, int], ...]
     dormant: bool
     cache: CachedPolicy
@@ -149,13 +157,15 @@ class Naive:
         self.clients = []
         servers = site._topology.servers_now()
         for c in site._population.clients:
-            first = attempt(c.cache, servers, legacy=c.legacy, seed=site.seed, client=c.idx, t=c.anchor)
+            first = attempt(
+                c.cache, servers, fails_over=c.fails_over, seed=site.seed, client=c.idx, t=c.anchor
+            )
             n = NaiveClient(
                 c.idx,
                 c.id,
                 c.group,
                 c.location,
-                c.legacy,
+                c.fails_over,
                 c.windows,
                 c.dormant,
                 c.cache,
@@ -181,7 +191,12 @@ class Naive:
             while n.next <= until:
                 t = n.next
                 out = attempt(
-                    n.cache, topology.servers_now(), legacy=n.legacy, seed=self.site.seed, client=n.idx, t=t
+                    n.cache,
+                    topology.servers_now(),
+                    fails_over=n.fails_over,
+                    seed=self.site.seed,
+                    client=n.idx,
+                    t=t,
                 )
                 if out.server is not None:
                     n.last_ok, n.last_server = t, out.server
@@ -250,7 +265,9 @@ def compare(lazy: Site, naive: Naive, now: int) -> None:
             naive.online(n, now),
         ), n.id
     orphaned = {o["id"] for o in report["orphaned"]}
-    assert orphaned == {n.id for n in naive.clients if orphan_reason(n.cache, servers, legacy=n.legacy)}
+    assert orphaned == {
+        n.id for n in naive.clients if orphan_reason(n.cache, servers, fails_over=n.fails_over)
+    }
     assert report["missedCheckIns"] == sum(n.missed for n in naive.clients)
 
 

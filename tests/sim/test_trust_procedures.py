@@ -6,91 +6,21 @@ with ``SimClock.advance`` standing in for the waits, and reads the verdict from 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
-
 import pytest
 
-from reconciler.sim.engine import LocationSettingsView, Site
 from reconciler.sim.scenario_files import parse_scenario
-from reconciler.sim.trust import is_legacy
-from tests.sim.helpers import START, certificate, frozen_site
-
-ACTOR = "operator"
-
-
-def make_site(scenario: str, *, seed: int = 7) -> Site:
-    # A clock that only moves when the test advances it: the waits below are simulated. Fresh
-    # certificates: a rotation below installs `certificate(server)`, which must differ from today's.
-    return frozen_site(scenario, seed=seed, pinned=False)
-
-
-def wait_heartbeats(site: Site, cycles: int = 3) -> None:
-    """Wait ``cycles`` times the longest heartbeat in force anywhere on the site."""
-    longest = max(
-        site.location_settings(g.id, loc.id).heartbeat_seconds
-        for g in site.groups()
-        for loc in site.locations(g.id)
-    )
-    site.clock.advance(cycles * longest * 1000)
-
-
-def own_settings(
-    site: Site, paths: Iterable[str] | None = None
-) -> list[tuple[str, str, LocationSettingsView]]:
-    """(group id, location id, settings) of every location with settings of its own in a
-    non-inheriting group: what the seed says to change ("every group, and every location")."""
-    wanted = set(paths) if paths is not None else None
-    out = []
-    for g in site.groups():
-        if g.inherits or (wanted is not None and g.full_path not in wanted):
-            continue
-        for loc in site.locations(g.id):
-            settings = site.location_settings(g.id, loc.id)
-            if not settings.uses_group_settings:
-                out.append((g.id, loc.id, settings))
-    return out
-
-
-def disable_secure_communication(site: Site, paths: Iterable[str] | None = None) -> list[Any]:
-    """Seed steps 1-7 for these groups: HTTP copies of the MSLs in use, assigned, secure off."""
-    originals = own_settings(site, paths)
-    existing = {m.name for m in site.msls()}
-    for name in sorted({s.msl for _g, _l, s in originals}):
-        if f"{name} (HTTP)" not in existing:
-            site.copy_msl(name, f"{name} (HTTP)", protocol="http", actor=ACTOR)
-    for gid, lid, s in originals:
-        site.patch_location_settings(
-            gid, lid, msl=f"{s.msl} (HTTP)", secure_communications=False, actor=ACTOR
-        )
-    return originals
-
-
-def restore(site: Site, originals: list[Any]) -> None:
-    """Seed step 9: secure communication back on and the original MSLs, exactly as they were."""
-    for gid, lid, s in originals:
-        site.patch_location_settings(
-            gid, lid, msl=s.msl, secure_communications=s.secure_communications, actor=ACTOR
-        )
-
-
-def update(site: Site, server: str) -> str:
-    cert, key = certificate(server)
-    return site.update_certificate(server, cert_pem=cert, key_pem=key, actor=ACTOR)
-
-
-def single_server_procedure(site: Site, servers: list[str]) -> None:
-    originals = disable_secure_communication(site)
-    wait_heartbeats(site)
-    for server in servers:
-        update(site, server)
-    wait_heartbeats(site)
-    restore(site, originals)
-    wait_heartbeats(site)
-
-
-def ids(entries: list[dict[str, Any]]) -> set[str]:
-    return {e["id"] for e in entries}
+from tests.sim.helpers import START, frozen_site
+from tests.sim.procedures import (
+    disable_secure_communication,
+    ids,
+    make_site,
+    no_failover_clients,
+    own_settings,
+    restore,
+    single_server_procedure,
+    update,
+    wait_heartbeats,
+)
 
 
 def test_naive_rotation_orphans_every_online_client():
@@ -160,7 +90,7 @@ def test_multi_server_procedure_orphans_no_newer_client():
 def test_multi_server_procedure_orphans_legacy_clients():
     """On the mixed site the rolling update alone orphans exactly the 14.2 clients."""
     site = make_site("mixed-14-2")
-    legacy = {c.id for c in site.computers() if is_legacy(c.agent_version)}
+    legacy = no_failover_clients(site, "mixed-14-2")
     assert legacy
     update(site, "sepm01")
     wait_heartbeats(site)
@@ -168,13 +98,14 @@ def test_multi_server_procedure_orphans_legacy_clients():
     wait_heartbeats(site)
     report = site.report()
     assert ids(report["orphaned"]) == legacy
-    assert all("14.2 clients do not fail over" in o["reason"] for o in report["orphaned"])
+    assert all("does not fail over" in o["reason"] for o in report["orphaned"])
 
 
 def test_mixed_procedure_wraps_legacy_groups_and_orphans_nobody():
     """Single-server treatment of the groups holding 14.2 clients around the rolling update saves them."""
     site = make_site("mixed-14-2")
-    legacy_groups = {c.group_full_path for c in site.computers() if is_legacy(c.agent_version)}
+    legacy = no_failover_clients(site, "mixed-14-2")
+    legacy_groups = {c.group_full_path for c in site.computers() if c.id in legacy}
     assert legacy_groups == {"My Company\\Factory"}
     originals = disable_secure_communication(site, legacy_groups)
     wait_heartbeats(site)
