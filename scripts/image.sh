@@ -91,7 +91,7 @@ make_base() {
   local root mirror
   root=$(mktemp -d /var/tmp/sepm-base.XXXXXX)
   mirror=$(debian_mirror)
-  say "debootstrap --variant=minbase $RELEASE ${mirror:-(debootstrap's default mirror)}"
+  say "debootstrap --variant=minbase $RELEASE ${mirror:-(the default mirror of debootstrap)}"
   debootstrap --variant=minbase "$RELEASE" "$root" ${mirror:+"$mirror"} > "$root.log" 2>&1 \
     || { tail -20 "$root.log"; die "debootstrap failed (log above)"; }
   cat > "$root/etc/dpkg/dpkg.cfg.d/docker-slim" <<'EOF'

@@ -53,16 +53,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         if not TARGET.exists() or TARGET.read_text(encoding="utf-8") != wanted:
             print(
-                f"{TARGET.relative_to(ROOT)} is stale: run `python scripts/prometheus_rule.py` "
-                f"after editing {SOURCE.relative_to(ROOT)}",
+                f"{_shown(TARGET)} is stale: run `python scripts/prometheus_rule.py` "
+                f"after editing {_shown(SOURCE)}",
                 file=sys.stderr,
             )
             return 1
-        print(f"{TARGET.relative_to(ROOT)} is up to date with {SOURCE.relative_to(ROOT)}")
+        print(f"{_shown(TARGET)} is up to date with {_shown(SOURCE)}")
         return 0
     TARGET.write_text(wanted, encoding="utf-8")
-    print(f"wrote {TARGET.relative_to(ROOT)}")
+    print(f"wrote {_shown(TARGET)}")
     return 0
+
+
+def _shown(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 if __name__ == "__main__":
