@@ -120,6 +120,23 @@ def test_controller_runs_on_the_git_sync_checkout():
     assert {"name": volume, "emptyDir": {}} in _pod()["volumes"]
 
 
+def test_first_clone_is_made_before_the_controller_starts():
+    """An init container clones once, with the sidecar's repository, ref, root and link."""
+    init = next(c for c in _pod()["initContainers"] if c["name"] == "git-sync-init")
+    assert "--one-time" in init["args"]
+    assert init["image"] == _container("git-sync")["image"]
+    sidecar = {
+        a
+        for a in _container("git-sync")["args"]
+        if a.split("=")[0] in ("--repo", "--ref", "--root", "--link")
+    }
+    assert len(sidecar) == 4
+    assert sidecar <= set(init["args"])
+    assert {m["name"] for m in init["volumeMounts"]} == {
+        m["name"] for m in _container("git-sync")["volumeMounts"]
+    }
+
+
 def test_secrets_are_files_under_run_secrets():
     """The SEPM credentials Secret is mounted read-only at /run/secrets, and holds what the example
     desired state refers to."""
