@@ -140,6 +140,8 @@ probe_run_options() {
 
 full() {
   make_base
+  local previous
+  previous=$("$ENGINE" image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
   say "$ENGINE build -t $IMAGE ."
   local build=("$ENGINE" build --pull=never --network host --format docker -t "$IMAGE")
   # buildah's chroot isolation needs no OCI runtime and works where nested cgroups do not.
@@ -148,6 +150,10 @@ full() {
   [ -s /etc/ssl/certs/ca-certificates.crt ] && build+=(--secret id=ca-bundle,src=/etc/ssl/certs/ca-certificates.crt)
   "${build[@]}" . > /var/tmp/sepm-image-build.log 2>&1 \
     || { tail -30 /var/tmp/sepm-image-build.log; die "image build failed (log: /var/tmp/sepm-image-build.log)"; }
+  # The image this build replaced, now untagged: removed, so that CI runs on a kept machine do not pile up.
+  if [ -n "$previous" ] && [ "$previous" != "$("$ENGINE" image inspect --format '{{.Id}}' "$IMAGE")" ]; then
+    "$ENGINE" rmi "$previous" >/dev/null 2>&1 || true
+  fi
   say "image $IMAGE: $("$ENGINE" image inspect --format '{{.Size}}' "$IMAGE" | numfmt --to=iec) bytes, user $("$ENGINE" image inspect --format '{{.Config.User}}' "$IMAGE")"
   probe_run_options || die "the image is built, but no container starts on this host ($ENGINE run failed with and without runc)"
 

@@ -213,7 +213,7 @@ def _container(
         print(f"--- last lines of the controller's log ---\n{logs}", file=sys.stderr)
         raise
     finally:
-        _engine(args, "rm", "--force", name, check=False)
+        _engine(args, "rm", "--force", "--volumes", name, check=False)
 
 
 def _watch_rotation(args: argparse.Namespace, name: str, site: str, revision: str) -> list[str]:
