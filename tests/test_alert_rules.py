@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -10,10 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reconciler.model.plan import GateMeasurement
-from reconciler.telemetry.board import StatusBoard
-from reconciler.telemetry.metrics import SiteCollector
-from reconciler.telemetry.status import SiteStatus
+from tests.deploy.metric_names import exported_families, family, names_in
+from tests.deploy.runbook import runbook_anchors
 
 RULES = Path(__file__).resolve().parents[1] / "deploy" / "prometheus"
 PROMTOOL = shutil.which("promtool")
@@ -45,28 +42,30 @@ def test_rules_fire_as_their_unit_tests_say():
 
 
 def test_rules_only_use_metrics_the_controller_exports():
-    """Every metric an alert expression names is produced by the controller's collector."""
-    board = StatusBoard()
-    gate = GateMeasurement(
-        cycles=3, since=0, deadline=1, earliest_open=0, in_scope=2, passed=1, max_lagging=0, open=False
-    )
-    board.publish(
-        SiteStatus(
-            site="hq",
-            phase="Reconciling",
-            gate=gate,
-            server_time=10_000,
-            insecure_since=5_000,
-            certificates={"sepm01": {"sha256": "AA", "not_after": 1, "matches": False}},
-        )
-    )
-    exported = {family.name for family in SiteCollector(board).collect()}
-    rules = yaml.safe_load((RULES / "alerts.yaml").read_text())
-    used = {
-        name
-        for group in rules["groups"]
-        for rule in group["rules"]
-        for name in re.findall(r"sepm_reconciler_[a-z_]+", rule["expr"])
-    }
+    """Every metric an alert expression names is produced by the controller (or is Prometheus' `up`)."""
+    used = {name for rule in _alerts() for name in names_in(rule["expr"])}
     assert used
-    assert used <= exported, f"alerts name metrics nobody exports: {sorted(used - exported)}"
+    unknown = {name for name in used if family(name) not in exported_families()}
+    assert not unknown, f"alerts name metrics nobody exports: {sorted(unknown)}"
+
+
+def test_every_alert_links_to_its_runbook_section():
+    """Each alert's runbook_url points at docs/runbook.md, at a heading that exists there."""
+    anchors = runbook_anchors()
+    for rule in _alerts():
+        url = rule["annotations"].get("runbook_url", "")
+        page, _, anchor = url.partition("#")
+        assert page.endswith("/docs/runbook.md"), f"{rule['alert']}: runbook_url {url!r}"
+        assert anchor == rule["alert"].lower(), f"{rule['alert']}: anchor {anchor!r} is not its name"
+        assert anchor in anchors, f"{rule['alert']}: docs/runbook.md has no section #{anchor}"
+
+
+def test_runbook_anchors_are_read_from_headings():
+    """The anchor reader finds GitHub's anchors for headings, and none for plain text."""
+    text = "# Title\n\n### SepmSiteStalled\n\nSepmNotAHeading\n## Blocking reasons\n"
+    assert runbook_anchors(text) == {"title", "sepmsitestalled", "blocking-reasons"}
+
+
+def _alerts() -> list[dict]:
+    rules = yaml.safe_load((RULES / "alerts.yaml").read_text())
+    return [rule for group in rules["groups"] for rule in group["rules"] if "alert" in rule]

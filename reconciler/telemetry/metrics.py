@@ -45,6 +45,16 @@ SITE_GAUGES: tuple[tuple[str, str, SiteValue], ...] = (
         "SEPM time the current gate stalls at",
         lambda s: s.gate.deadline / 1000 if s.gate else None,
     ),
+    (
+        "gate_eta_timestamp_seconds",
+        "SEPM time the current gate can open at the earliest (its last client's predicted check-in)",
+        lambda s: s.gate.eta / 1000 if s.gate and s.gate.eta else None,
+    ),
+    (
+        "rotation_eta_timestamp_seconds",
+        "SEPM time the rotation can complete at the earliest (the physical bound, chained over its gates)",
+        lambda s: s.eta / 1000 if s.eta else None,
+    ),
     ("operator_tasks_pending", "operator tasks waiting", lambda s: len(s.operator_tasks)),
     ("dormant_clients", "clients excluded as dormant", lambda s: len(s.dormant)),
     ("desired_state_errors", "errors in the site's desired-state file", lambda s: len(s.desired_errors)),

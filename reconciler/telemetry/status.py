@@ -57,6 +57,7 @@ class SiteStatus(BaseModel):
     revision: AppliedRevision = Field(default_factory=AppliedRevision)
     queued_change: bool = Field(default=False, description="a newer desired state waits for this rotation")
     server_time: int | None = None
+    eta: int | None = Field(default=None, description="SEPM ms: the rotation's earliest possible completion")
     observed_at: float | None = Field(default=None, description="this host's clock at the last observation")
     insecure_since: int | None = Field(default=None, description="SEPM ms since secure comms are off")
     certificates: dict[str, dict[str, str | int | bool]] = Field(default_factory=dict)
@@ -127,6 +128,7 @@ def status_for_plan(
         revision=revision,
         queued_change=queued_change,
         server_time=observed.server_time,
+        eta=plan.eta,
         observed_at=time.time(),
         insecure_since=_insecure_since(observed, previous),
         certificates=_certificates(desired, observed),
