@@ -196,7 +196,10 @@ class Controller:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.resync_seconds)
             if not stop.is_set():
-                await self._refresh(source, journal, publish)
+                try:
+                    await self._refresh(source, journal, publish)
+                except Exception:  # the resync is the second line of defence: it must keep going
+                    log.exception("the periodic resync failed; trying again at the next one")
 
     async def _watch(
         self,
@@ -205,7 +208,12 @@ class Controller:
         publish: Callable[[SiteStatus], None],
         stop: asyncio.Event,
     ) -> None:
-        async for _ in source.watch():
-            if stop.is_set():
-                return
-            await self._refresh(source, journal, publish)
+        while not stop.is_set():
+            try:
+                async for _ in source.watch():
+                    if stop.is_set():
+                        return
+                    await self._refresh(source, journal, publish)
+            except Exception:  # a watch that dies unseen would leave the controller blind until the resync
+                log.exception("the desired-state watch failed; watching again")
+                await asyncio.sleep(1.0)

@@ -8,6 +8,7 @@ import os
 import time
 from pathlib import Path
 
+import watchfiles
 import yaml
 
 from reconciler.controller.desired_source import DesiredSource
@@ -122,3 +123,30 @@ def test_the_revision_is_read_from_a_worktree_owned_by_someone_else_or_without_g
     plain = tmp_path / "plain"
     plain.mkdir()
     assert not read_revision(plain)
+
+
+async def test_the_folders_parent_is_never_watched_recursively(tmp_path: Path, monkeypatch):
+    """Whatever holds the folder (``/`` in a container, a state directory) is watched for the folder's own
+    entry only; only the folder itself is watched recursively."""
+    calls: list[tuple[Path, bool]] = []
+    real = watchfiles.awatch
+
+    def recording(*paths, recursive: bool = True, **options):
+        calls.append((Path(paths[0]), recursive))
+        return real(*paths, recursive=recursive, **options)
+
+    monkeypatch.setattr(watchfiles, "awatch", recording)
+    folder = tmp_path / "desired-state"
+    folder.mkdir()
+    (folder / "hq.yaml").write_text(site(FP[0]))
+    source = DesiredSource(folder)
+    events: asyncio.Queue[float] = asyncio.Queue()
+    watcher = asyncio.create_task(_next_change(source, events))
+    await asyncio.sleep(0.5)
+    (folder / "hq.yaml").write_text(site(FP[1]))
+    await asyncio.wait_for(events.get(), timeout=5)
+    watcher.cancel()
+
+    assert (tmp_path, False) in calls
+    assert (folder.resolve(), True) in calls
+    assert all(not recursive or path == folder.resolve() for path, recursive in calls)
