@@ -20,7 +20,7 @@ from pathlib import Path
 
 from reconciler.act import operator
 from reconciler.controller.desired_source import DesiredSource
-from reconciler.controller.schedule import Status
+from reconciler.controller.schedule import Next, Status
 from reconciler.controller.site_journal import SiteRecord
 from reconciler.desired.schema import DesiredSite
 from reconciler.model.observed import Observed
@@ -119,3 +119,19 @@ class SiteReporter:
                 "revision": status.revision.commit or None,
             },
         )
+
+
+def reconcile_result(after: Next, status: SiteStatus | None) -> str:
+    """What one reconcile came to, as the small enum of ``sepm_reconciler_reconciles_total{result}``."""
+    if after.status is not None:
+        told = after.status
+        return {"Stalled": "stalled", "Suspended": "suspended", "Unknown": "invalid"}.get(
+            told.phase, "retrying" if told.reason == "Retrying" else "waiting"
+        )
+    if status is None or status.phase == "Unknown":
+        return "invalid"
+    if status.phase == "Ready":
+        return "converged"
+    if status.phase == "Stalled":
+        return "blocked"
+    return "acted" if status.reason == "Acting" else "waiting"

@@ -35,11 +35,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from reconciler.controller.acting import Rotation, StepActor
+from reconciler.controller.adopting import carry_out_adoption, refused
 from reconciler.controller.desired_source import DesiredSource
 from reconciler.controller.failures import STALLED_RECHECK, Failures
 from reconciler.controller.lease import LeaseLost, SiteLease
-from reconciler.controller.reporting import SiteReporter
+from reconciler.controller.reporting import SiteReporter, reconcile_result
 from reconciler.controller.schedule import DEFAULT_POLL, NOW, Next, Status, jittered, until_gate_check
 from reconciler.controller.sepm_connection import SepmConnection
 from reconciler.controller.sepm_pace import SepmPace
@@ -47,12 +50,11 @@ from reconciler.controller.site_journal import SiteJournal, SiteRecord
 from reconciler.desired.schema import DesiredSite
 from reconciler.desired.secrets import SecretError
 from reconciler.journal.errors import LockLost, SiteLocked
-from reconciler.journal.records import AdoptionRow, Lease
+from reconciler.journal.records import Lease
 from reconciler.journal.store import Journal
 from reconciler.model.observed import Observed
 from reconciler.model.plan import Plan, Step, StepState
 from reconciler.plan import plan as make_plan
-from reconciler.plan.adoption import adopt
 from reconciler.sepm.errors import PermanentError, TransientError
 from reconciler.telemetry.board import StatusBoard
 from reconciler.telemetry.status import SiteStatus
@@ -142,7 +144,7 @@ class SiteWorker:
             raise LeaseLost(f"site {self.site}: lease lost ({lost}); stopping this worker") from lost
         if after.status is not None:
             self.reporter.set(after.status)
-        self._count(_result(after, self.reporter.status), started)
+        self._count(reconcile_result(after, self.reporter.status), started)
         return after.delay
 
     def _count(self, result: str, started: float) -> None:
@@ -156,7 +158,10 @@ class SiteWorker:
                 poll,
                 Status("Suspended", "Suspended", f"suspended{why}; `sepm-reconciler resume {self.site}`"),
             )
-        desired = self._desired(record)
+        try:
+            desired = self._desired(record)
+        except ValidationError as error:
+            return self.failures.permanent("RotationDesiredStateRefused", refused(record, error), poll=poll)
         if desired is None:
             return Next(poll, Status("Unknown", "NoDesiredState", "no valid desired state for this site"))
         # 1. observe
@@ -168,7 +173,10 @@ class SiteWorker:
             return self.failures.from_error(error, poll=poll, permanent=False)
         self.pace.observe(observed.server_time)
         if record.adoption is not None:
-            adopting = await self._adopt(lease, record.adoption, desired, observed, poll)
+            revision = self.source.revisions.get(self.site, self.source.revision)
+            adopting = await carry_out_adoption(
+                self.records, lease, record.adoption, desired=desired, observed=observed, revision=revision
+            )
             if adopting is not None:
                 return adopting
         # 2. plan
@@ -275,32 +283,6 @@ class SiteWorker:
         log.info("site %s: rotation %s started (%s)", self.site, rotation_id, result.procedure)
         return await self.records.read()
 
-    async def _adopt(
-        self, lease: Lease, request: AdoptionRow, desired: DesiredSite, observed: Observed, poll: float
-    ) -> Next | None:
-        """Carry out a pending `adopt` (``reconciler.plan.adoption``); None: nothing to adopt, plan on."""
-        adoption = adopt(desired, observed)
-        if not adoption.evidence:
-            outcome = "nothing to adopt: SEPM shows no rotation under way"
-            await self.records.settle_adoption(lease, request, outcome=outcome)
-            log.warning("site %s: adoption %d: %s", self.site, request["id"], outcome)
-            return None
-        if adoption.problems:
-            message = f"cannot adopt the rotation under way: {'; '.join(adoption.problems)}"
-            return Next(jittered(poll, self.rng), Status("Stalled", "AdoptionImpossible", message))
-        rotation_id = await self.records.start_rotation(
-            lease,
-            start=adoption,
-            desired_json=desired.model_dump_json(by_alias=True),
-            desired_digest=desired.digest(),
-            revision=self.source.revisions.get(self.site, self.source.revision),
-            at=observed.server_time,
-            adoption=request,
-        )
-        how = "restoring its originals" if request["restore"] else "continuing it"
-        log.warning("site %s: adopted the rotation under way as %s, %s", self.site, rotation_id, how)
-        return NOW
-
     # -- what the worker reads ------------------------------------------------------------------------
 
     def _desired(self, record: SiteRecord) -> DesiredSite | None:
@@ -315,22 +297,6 @@ class SiteWorker:
     def _poll_interval(self) -> float:
         desired = self.source.sites.get(self.site)
         return float(desired.controller.poll_interval) if desired else DEFAULT_POLL
-
-
-def _result(after: Next, status: SiteStatus | None) -> str:
-    """What one reconcile came to, as the small enum of ``sepm_reconciler_reconciles_total{result}``."""
-    if after.status is not None:
-        told = after.status
-        return {"Stalled": "stalled", "Suspended": "suspended", "Unknown": "invalid"}.get(
-            told.phase, "retrying" if told.reason == "Retrying" else "waiting"
-        )
-    if status is None or status.phase == "Unknown":
-        return "invalid"
-    if status.phase == "Ready":
-        return "converged"
-    if status.phase == "Stalled":
-        return "blocked"
-    return "acted" if status.reason == "Acting" else "waiting"
 
 
 async def _first_of(*waits: Coroutine[Any, Any, Any], seconds: float) -> None:
