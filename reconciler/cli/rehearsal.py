@@ -87,7 +87,15 @@ class Rehearsal:
 
 
 def console_argv(endpoints_file: Path) -> list[str]:
-    return [sys.executable, "-m", "reconciler.cli", "sim", "console", "--endpoints-file", str(endpoints_file)]
+    # The light console CLI (standard library only): a command per step starts in milliseconds.
+    return [
+        sys.executable,
+        "-m",
+        "reconciler.sim.console_cli",
+        "console",
+        "--endpoints-file",
+        str(endpoints_file),
+    ]
 
 
 def prepare(

@@ -38,23 +38,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from reconciler.sim.fault_kinds import FAULT_KINDS
 from reconciler.sim.http import Request, Response, sepm_error
 from reconciler.sim.views import TLS_PORT_KINDS
 
 if TYPE_CHECKING:
     from reconciler.sim.engine import Site
-
-FAULT_KINDS = (
-    "errors",
-    "too-many-requests",
-    "delay",
-    "page",
-    "throttle",
-    "expire-tokens",
-    "server-down",
-    "corrupt-certificate",
-    "repair-certificate",
-)
 
 
 @dataclass(frozen=True)
