@@ -7,8 +7,8 @@ What it does, all on loopback and in a scratch folder:
    simulator's console CLI exactly as a site script would call the real server;
 4. runs the real controller on that folder (journal included) and draws its progress;
 5. reads the simulator's report and says whether any client was orphaned, whether every group and
-   location got its original settings back, how long the rotation took in SEPM time and the least time
-   the heartbeat evidence could have taken.
+   location got its original settings back, how long the rotation took in SEPM time against its
+   physical bound (`reconciler.cli.figures`), and what a person with fixed timers would have taken.
 Exit 0 only when the rotation completed with zero orphaned clients and the originals restored.
 """
 
@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from reconciler.cli.figures import duration, rotation_figures
 from reconciler.cli.progress import ProgressView
 from reconciler.cli.rehearsal import Settings, prepare
 from reconciler.controller.runner import Controller
@@ -62,7 +63,7 @@ async def _demo(workdir: Path, *, speed: float, seed: int) -> int:
 async def _rotate(folder: Path, journal_path: Path, *, site: str) -> dict[str, Any]:
     view = ProgressView()
     stop = asyncio.Event()
-    seen: dict[str, Any] = {"rotation": None, "lower_bound": 0, "stalled": None, "last": None}
+    seen: dict[str, Any] = {"rotation": None, "start": None, "observed": None, "stalled": None, "last": None}
     controller: Controller
 
     def on_status(status: SiteStatus) -> None:
@@ -72,7 +73,7 @@ async def _rotate(folder: Path, journal_path: Path, *, site: str) -> dict[str, A
         if status.rotation_id and seen["rotation"] is None:
             seen["rotation"] = status.rotation_id
             if worker is not None and worker.last_plan is not None:
-                seen["lower_bound"] = worker.last_plan.evidence_lower_bound
+                seen["start"], seen["observed"] = worker.last_plan, worker.last_observed
         if seen["rotation"] is not None and status.phase == "Ready":
             stop.set()
 
@@ -108,20 +109,28 @@ def _final_report(
     cut_off = report.get("cutOff", [])
     changed = sorted(k for k in before if before[k] != after.get(k))
     with Journal(journal_path) as journal:
-        rotations = journal.rotations(site, limit=1)
-        steps = journal.steps(rotations[0]["id"]) if rotations else []
-    rotation = rotations[0] if rotations else None
-    completed = rotation is not None and rotation["outcome"] == "completed"
-    applied = [s["applied_at"] for s in steps if s["applied_at"] is not None]
-    sepm_ms = (max(applied) - rotation["started_at"]) if rotation and applied else 0
+        started = bool(journal.rotations(site, limit=1))
+    figures = (
+        rotation_figures(journal_path, site, start=outcome["start"], observed=outcome["observed"])
+        if started and outcome["start"] is not None
+        else None
+    )
+    completed = figures is not None and figures.completed
     print("\nReport (read from the simulator)")
     print(f"  rotation:                   {'completed' if completed else 'NOT completed'}"
           f"{'' if completed else ' (' + str(outcome.get('stalled') or _last(outcome)) + ')'}")  # fmt: skip
     print(f"  clients orphaned:           {len(orphaned)}")
     print(f"  clients ever cut off:       {len(cut_off)}")
     print(f"  original settings restored: {'yes' if not changed else 'NO: ' + ', '.join(map(str, changed))}")
-    print(f"  rotation time (SEPM clock): {_hours(sepm_ms)}  ({outcome.get('seconds', 0):.1f} s real)")
-    print(f"  evidence lower bound:       {_hours(int(outcome.get('lower_bound', 0)))}")
+    if figures is not None:
+        real = outcome.get("seconds", 0)
+        print(f"  rotation time (SEPM clock): {duration(figures.duration_ms)}  ({real:.1f} s real)")
+        print(f"  physical bound:             {duration(figures.bound_ms)} (every client's 3rd check-in, "
+              f"chained over the gates); ratio {_ratio(figures.ratio)}")  # fmt: skip
+        print(f"  secure communications off:  {duration(figures.insecure_ms)}, bound "
+              f"{duration(figures.insecure_bound_ms)}; ratio {_ratio(figures.insecure_ratio)}")  # fmt: skip
+        print(f"  by hand with fixed timers:  {duration(figures.fixed_timers_ms)}; with 24 h waits: "
+              f"{duration(figures.english_advice_ms)}")  # fmt: skip
     windows: dict[str, list[list[int | None]]] = report.get("insecureWindows", {})
     insecure_before = {group for (group, _), (_, secure) in before.items() if not secure}
     still_open = sorted(
@@ -131,7 +140,7 @@ def _final_report(
     )
     if windows:
         closed = "all closed again" if not still_open else "STILL OFF: " + ", ".join(still_open)
-        print(f"  secure communications off:  {len(windows)} group(s) during the rotation, {closed}")
+        print(f"  insecure groups:            {len(windows)} during the rotation, {closed}")
     ok = completed and not orphaned and not changed and not still_open
     print("\nResult: " + ("zero clients orphaned, originals restored." if ok else "FAILED (see above)."))
     return 0 if ok else 1
@@ -142,6 +151,5 @@ def _last(outcome: dict[str, Any]) -> str:
     return f"{status.reason}: {status.message}" if isinstance(status, SiteStatus) else "no status"
 
 
-def _hours(ms: int) -> str:
-    minutes = ms / 60000
-    return f"{minutes / 60:.1f} h" if minutes >= 90 else f"{minutes:.0f} min"
+def _ratio(value: float | None) -> str:
+    return f"{value:.2f}" if value is not None else "-"
