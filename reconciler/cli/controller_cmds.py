@@ -232,9 +232,17 @@ def format_status(status: SiteStatus) -> str:
         lines.append(f"  rotation {status.rotation_id} ({status.procedure}): step {status.steps_done + 1} "
                      f"of {status.steps_total}: {status.current_step or '-'}")  # fmt: skip
     if status.gate is not None:
-        lines.append(f"  gate: {status.gate.summary()}; deadline {_sepm_time(status.gate.deadline)}")
+        can_open = f"; can open {_sepm_time(status.gate.eta)}" if status.gate.eta else ""
+        lines.append(
+            f"  gate: {status.gate.summary()}{can_open}; deadline {_sepm_time(status.gate.deadline)}"
+        )
         if status.gate.lagging:
             lines.append(f"  lagging: {', '.join(status.gate.lagging)}")
+    if status.eta is not None and status.rotation_id:
+        lines.append(f"  earliest completion: {_sepm_time(status.eta)} (every client's check-ins, chained)")
+    if status.revision.commit:
+        subject = f" ({status.revision.subject})" if status.revision.subject else ""
+        lines.append(f"  desired state at revision {status.revision.commit[:12]}{subject}")
     if status.dormant:
         shown = ", ".join(status.dormant[:10]) + (" ..." if len(status.dormant) > 10 else "")
         lines.append(f"  dormant clients ({len(status.dormant)}), will need a manual fix: {shown}")

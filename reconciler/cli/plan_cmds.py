@@ -194,8 +194,11 @@ def render(result: Plan) -> str:
             f"{rule.clients} client(s) match noFailoverVersions ({', '.join(rule.patterns)}) and cannot fail "
             f"over: single-server treatment for {', '.join(rule.groups)}"
         )
-    if result.evidence_lower_bound:
-        notes.append(f"remaining gates need at least {_duration(result.evidence_lower_bound)} of SEPM time")
+    if result.eta is not None and result.evidence_lower_bound:
+        notes.append(
+            f"earliest completion {sepm_time(result.eta)}: the remaining gates need at least "
+            f"{_duration(result.evidence_lower_bound)} of SEPM time (each client's check-ins, chained)"
+        )
     rows = [("STEP", "STATE", "TARGET", "DETAIL")] + [
         (step.id, _state(step), _target(step), _detail(step)) for step in result.steps
     ]
@@ -226,10 +229,13 @@ def _detail(step: Step) -> str:
         return f"{step.reason}: {step.message}"
     if step.gate is not None:
         gate = step.gate
-        text = f"{gate.summary()} since {sepm_time(gate.since)}; deadline {sepm_time(gate.deadline)}"
+        text = f"{gate.summary()} since {sepm_time(gate.since)}; can open {sepm_time(gate.eta)}"
+        text += f"; deadline {sepm_time(gate.deadline)}"
         if gate.lagging:
             text += f"; lagging: {', '.join(gate.lagging)}"
         return text
+    if step.eta is not None and step.state is StepState.WAITING:
+        return f"{step.description}; can open {sepm_time(step.eta)} at the earliest"
     if step.state is StepState.READY and step.satisfied:
         return f"{step.description} (already observed: record it)"
     return step.description

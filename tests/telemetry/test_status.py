@@ -112,3 +112,24 @@ def test_progress_view_prints_a_line_only_when_something_changes():
     assert "2/4 clients" in lines[1]
     assert lines[2].endswith("update sepm01")
     assert "gate:prepared" in lines[0]
+
+
+def test_status_shows_the_gate_and_rotation_eta_and_the_revision():
+    """`status` says when the gate can open and the rotation complete at the earliest, and the revision."""
+    from reconciler.telemetry.status import AppliedRevision
+
+    status = SiteStatus(
+        site="hq",
+        phase="Reconciling",
+        reason="WaitingForGate",
+        rotation_id="r-1",
+        gate=gate(4812, 5000).model_copy(update={"eta": 1_714_573_800_000}),
+        eta=1_714_577_400_000,
+        revision=AppliedRevision(commit="0123456789abcdef" * 2 + "01234567", subject="rotate hq"),
+    )
+
+    text = format_status(status)
+
+    assert "can open 2024-05-01 14:30:00 UTC" in text
+    assert "earliest completion: 2024-05-01 15:30:00 UTC" in text
+    assert "revision 0123456789ab (rotate hq)" in text
