@@ -11,18 +11,7 @@ import yaml
 
 from reconciler.controller.runner import Controller
 from reconciler.journal.store import Journal
-
-
-def _site() -> dict:
-    return {
-        "site": "hq",
-        "api": {"url": "https://127.0.0.1:9", "username": "admin", "password": {"env": "UNUSED_PASSWORD"}},
-        "servers": [
-            {"name": "sepm01", "address": "127.0.0.1", "certificate": {"sha256": ":".join(["AB"] * 32)}}
-        ],
-        "managementServerLists": [{"name": "Default", "servers": ["sepm01"]}],
-        "controller": {"pollInterval": "200ms"},
-    }
+from tests.e2e.harness import unreachable_site
 
 
 async def test_a_rotation_started_under_older_rules_stalls_with_the_way_out(tmp_path: Path, monkeypatch):
@@ -31,9 +20,9 @@ async def test_a_rotation_started_under_older_rules_stalls_with_the_way_out(tmp_
     monkeypatch.setenv("UNUSED_PASSWORD", "x")
     folder = tmp_path / "desired-state"
     folder.mkdir()
-    (folder / "hq.yaml").write_text(yaml.safe_dump(_site()))
+    (folder / "hq.yaml").write_text(yaml.safe_dump(unreachable_site("hq")))
     journal_path = tmp_path / "state" / "journal.db"
-    old_rules = {**_site(), "gates": {"heartbeatCycles": 500}}
+    old_rules = {**unreachable_site("hq"), "gates": {"heartbeatCycles": 500}}
     with Journal(journal_path) as journal:
         lease = journal.acquire_lock("hq", owner="old-release", ttl_seconds=0.01)
         rotation = journal.start_rotation(

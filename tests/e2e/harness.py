@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+
 from reconciler.cli.rehearsal import Rehearsal
 from reconciler.controller.runner import Controller
 from reconciler.journal.store import Journal
@@ -88,3 +90,23 @@ def last_rotation(journal_path: Path, site: str) -> dict[str, object]:
 def presented(rehearsal: Rehearsal) -> dict[str, str]:
     """The fingerprint each simulated server presents on its client port now."""
     return {view.name: fingerprint(view.port_cert_pem["https"]) for view in rehearsal.sim.site.servers()}
+
+
+async def scrape(controller: Controller, path: str) -> httpx.Response:
+    """GET ``path`` (``/metrics``, ``/status``, ...) from a running controller's telemetry port."""
+    assert controller.telemetry is not None, "run the controller with metrics_port=0"
+    async with httpx.AsyncClient() as client:
+        return await client.get(f"http://127.0.0.1:{controller.telemetry.port}{path}")
+
+
+def unreachable_site(name: str) -> dict[str, object]:
+    """A valid desired state for a site whose SEPM never answers (127.0.0.1:9): its reconciles retry."""
+    return {
+        "site": name,
+        "api": {"url": "https://127.0.0.1:9", "username": "admin", "password": {"env": "UNUSED_PASSWORD"}},
+        "servers": [
+            {"name": "sepm01", "address": "127.0.0.1", "certificate": {"sha256": ":".join(["AB"] * 32)}}
+        ],
+        "managementServerLists": [{"name": "Default", "servers": ["sepm01"]}],
+        "controller": {"pollInterval": "200ms"},
+    }

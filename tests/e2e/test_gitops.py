@@ -8,14 +8,13 @@ import shutil
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
 
 from reconciler.controller.desired_source import DesiredSource
 from reconciler.journal.store import Journal
 from tests.controller.gitsync import GitSync
-from tests.e2e.harness import run_controller
+from tests.e2e.harness import run_controller, scrape
 from tests.e2e.test_rotations import assert_rotated_safely
 from tests.e2e.test_telemetry import samples
 
@@ -65,7 +64,6 @@ async def test_controller_follows_git_sync_swaps_and_tells_the_applied_revision(
     seen: dict = {"commits": [], "applied": {}}
 
     async def push_three_commits() -> None:
-        port = holder["controller"].telemetry.port
         reloads_during_rotation = len(reloads)
         seen["reloads_during_rotation"] = reloads_during_rotation
         for n in (1, 2, 3):
@@ -77,16 +75,14 @@ async def test_controller_follows_git_sync_swaps_and_tells_the_applied_revision(
             swapped = time.monotonic()
             sync.sync()
             while time.monotonic() - swapped < 10:
-                async with httpx.AsyncClient() as client:
-                    status = (await client.get(f"http://127.0.0.1:{port}/status")).json()[0]
+                status = (await scrape(holder["controller"], "/status")).json()[0]
                 if status["revision"]["commit"] == commit:
                     # Reacted: the first reload after the swap (the status follows one observation later).
                     seen["applied"][commit] = min(t for t in reloads if t >= swapped) - swapped
                     break
                 await asyncio.sleep(0.05)
             seen["commits"].append(commit)
-        async with httpx.AsyncClient() as client:
-            seen["metrics"] = samples((await client.get(f"http://127.0.0.1:{port}/metrics")).text)
+        seen["metrics"] = samples((await scrape(holder["controller"], "/metrics")).text)
         seen["done"] = True
 
     def hook(status) -> None:

@@ -10,7 +10,7 @@ import yaml
 
 from reconciler.controller.runner import Controller
 from reconciler.controller.worker import SiteWorker
-from tests.e2e.harness import run_controller
+from tests.e2e.harness import run_controller, unreachable_site
 from tests.e2e.test_rotations import assert_rotated_safely
 from tests.e2e.test_telemetry import samples
 
@@ -70,18 +70,6 @@ async def test_invalid_and_hostile_files_stay_with_their_site(rehearse, journal_
     assert not holder["controller"]._fatal.is_set()
 
 
-def _site(name: str) -> dict:
-    return {
-        "site": name,
-        "api": {"url": "https://127.0.0.1:9", "username": "admin", "password": {"env": "UNUSED_PASSWORD"}},
-        "servers": [
-            {"name": "sepm01", "address": "127.0.0.1", "certificate": {"sha256": ":".join(["AB"] * 32)}}
-        ],
-        "managementServerLists": [{"name": "Default", "servers": ["sepm01"]}],
-        "controller": {"pollInterval": "200ms"},
-    }
-
-
 async def test_a_site_whose_reconcile_crashes_stalls_alone(tmp_path: Path, monkeypatch):
     """A reconcile that raises unexpectedly stalls its site (InternalError) and is retried; the other site
     keeps reconciling and the controller does not exit."""
@@ -89,7 +77,7 @@ async def test_a_site_whose_reconcile_crashes_stalls_alone(tmp_path: Path, monke
     folder = tmp_path / "desired-state"
     folder.mkdir()
     for name in ("hq", "osaka"):
-        (folder / f"{name}.yaml").write_text(yaml.safe_dump(_site(name)))
+        (folder / f"{name}.yaml").write_text(yaml.safe_dump(unreachable_site(name)))
     real = SiteWorker.reconcile_once
 
     async def sometimes_broken(self: SiteWorker) -> float:

@@ -7,11 +7,10 @@ import shutil
 import subprocess
 import time
 
-import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.harness import run_controller
+from tests.e2e.harness import run_controller, scrape
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -30,15 +29,11 @@ async def test_metrics_follow_the_rotation(rehearse, journal_path):
     holder: dict = {}
     seen: dict = {}
 
-    async def scrape(path: str) -> httpx.Response:
-        port = holder["controller"].telemetry.port
-        async with httpx.AsyncClient() as client:
-            return await client.get(f"http://127.0.0.1:{port}{path}")
-
     async def during_gate() -> None:
-        seen["metrics"] = samples((await scrape("/metrics")).text)
-        seen["readyz"] = (await scrape("/readyz")).status_code
-        seen["status"] = (await scrape("/status")).json()
+        controller = holder["controller"]
+        seen["metrics"] = samples((await scrape(controller, "/metrics")).text)
+        seen["readyz"] = (await scrape(controller, "/readyz")).status_code
+        seen["status"] = (await scrape(controller, "/status")).json()
 
     def hook(status) -> None:
         if "task" not in seen and status.reason == "WaitingForGate":
@@ -79,14 +74,12 @@ async def test_a_live_scrape_follows_prometheus_conventions_and_is_complete(rehe
     holder: dict = {}
     seen: dict = {}
 
-    async def scrape() -> None:
-        port = holder["controller"].telemetry.port
-        async with httpx.AsyncClient() as client:
-            seen["text"] = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+    async def scrape_metrics() -> None:
+        seen["text"] = (await scrape(holder["controller"], "/metrics")).text
 
     def hook(status) -> None:
         if "task" not in seen and status.reason == "WaitingForGate":
-            seen["task"] = asyncio.get_running_loop().create_task(scrape())
+            seen["task"] = asyncio.get_running_loop().create_task(scrape_metrics())
 
     run = await run_controller(
         rehearsal,
