@@ -2,10 +2,11 @@
 
 A gate counts heartbeat evidence from the changes it waits on. All times are SEPM epoch milliseconds.
 
-- Each **member** of a gate is a client with its effective heartbeat ``h`` and the steps its evidence
-  counts from; its ``since`` is the latest ``applied_at`` among those steps (or the fallback, the
-  rotation's start, when none of them is journalled). The gate's **start** is the latest ``since``
-  over all its steps.
+- A gate counts the clients of some settings-source groups, in **parts**: each part names groups and
+  the steps its clients' evidence counts from; a client's ``since`` is the latest ``applied_at`` among
+  its part's steps (or the fallback, the rotation's start, when none of them is journalled). Its ``h``
+  is its settings source's effective heartbeat. The gate's **start** is the latest ``since`` over all
+  its steps. A site gate also counts the clients whose group is missing from the snapshot.
 - **Dormant**: ``last_update_time < since - dormantAfter``. Dormant clients are left out of the count
   but named: they are the clients the rotation will orphan.
 - **Passed**: ``last_update_time > since + (N - 1) * h`` (it checked in during the N-th heartbeat
@@ -20,38 +21,43 @@ A gate counts heartbeat evidence from the changes it waits on. All times are SEP
   planner chains it over the gates ahead, each starting when the one before can open. The prediction
   assumes each client keeps its grid and its effective heartbeat (the slowest of its settings source's
   locations); a client that misses check-ins, or checks in more often than that, moves its instant.
+- Cost: one pass over the clients of the gate being measured; a gate ahead costs a binary search per
+  settings-source group in a `GridIndex` built once per plan (each group's clients' grid phases,
+  sorted), since ``max(pass_at)`` over a group is ``T + h - min((T - last) mod h)``.
 """
 
 from __future__ import annotations
 
+import heapq
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from reconciler.desired.schema import Gates
-from reconciler.model.observed import ObservedClient
 from reconciler.model.plan import GateMeasurement
+from reconciler.plan.site import Clients
 
 NAMES_SHOWN = 10
 """How many lagging / dormant client names a measurement carries (the plan carries every dormant one)."""
 
 
 @dataclass(frozen=True)
-class Member:
-    """A client a gate counts, with what its evidence is measured against."""
+class Part:
+    """The clients of some settings-source groups, counted from the latest of ``since_steps``."""
 
-    client: ObservedClient
-    heartbeat_ms: int
-    holds_current_policy: bool
     since_steps: tuple[str, ...]
+    sources: tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class GateScope:
-    """Who a gate counts, and the steps whose latest ``applied_at`` starts it."""
+    """Who a gate counts (its parts), and the steps whose latest ``applied_at`` starts it."""
 
-    members: tuple[Member, ...]
+    parts: tuple[Part, ...]
     since_steps: tuple[str, ...]
+    unsourced: bool = False
+    """also count the clients whose group is missing from the snapshot (from the gate's start)."""
 
 
 @dataclass(frozen=True)
@@ -61,72 +67,135 @@ class Evidence:
     """every dormant member's name, sorted."""
 
 
-def pass_at(member: Member, since: int, cycles: int) -> int:
-    """The instant of the member's first check-in on its grid after ``since + (cycles - 1) * h``."""
-    heartbeat = max(member.heartbeat_ms, 1)
-    last = member.client.last_update_time
+def pass_at(last: int, heartbeat_ms: int, since: int, cycles: int) -> int:
+    """The instant of a client's first check-in on its grid (``last + k * h``) after ``since + (N-1) h``."""
+    heartbeat = max(heartbeat_ms, 1)
     threshold = since + (cycles - 1) * heartbeat
     return last + ((threshold - last) // heartbeat + 1) * heartbeat
 
 
-def predicted_open(scope: GateScope, *, since: int, gates: Gates) -> int:
+class GridIndex:
+    """Per settings-source group, its clients that are not dormant at ``now`` and their sorted grid
+    phases (``last mod h``): enough to predict the last check-in of any gate ahead in a binary search."""
+
+    def __init__(self, clients: Clients, *, now: int, gates: Gates) -> None:
+        cutoff = now - gates.dormant_after * 1000
+        last = clients.last
+        self.clients = clients
+        self.live: dict[str, tuple[int, ...]] = {}
+        self.phases: dict[str, list[int]] = {}
+        for source, indices in clients.by_source.items():
+            live = tuple(i for i in indices if last[i] >= cutoff)
+            if live:
+                heartbeat = max(clients.heartbeat_ms[source], 1)
+                self.live[source] = live
+                self.phases[source] = sorted(last[i] % heartbeat for i in live)
+        self.unsourced = tuple(i for i in clients.unsourced if last[i] >= cutoff)
+
+
+def predicted_open(scope: GateScope, grid: GridIndex, *, since: int, gates: Gates) -> int:
     """The earliest SEPM instant the gate can open if every change it counts from happens at ``since``."""
-    return _earliest(((m, since) for m in scope.members), start=since, gates=gates)
+    cycles, lagging = gates.heartbeat_cycles, gates.max_lagging_clients
+    clients, last = grid.clients, grid.clients.last
+    sources = [source for part in scope.parts for source in part.sources if source in grid.live]
+    loose = grid.unsourced if scope.unsourced else ()
+    if lagging:  # the (k+1)-th latest client decides: every instant is needed
+        instants = [
+            pass_at(last[i], clients.heartbeat_ms[source], since, cycles)
+            for source in sources
+            for i in grid.live[source]
+        ] + [pass_at(last[i], clients.slowest_ms, since, cycles) for i in loose]
+        latest = heapq.nlargest(lagging + 1, instants)
+        evidence = latest[-1] if len(latest) > lagging else since
+    else:
+        evidence = max(
+            (
+                *(_latest_pass(grid.phases[s], clients.heartbeat_ms[s], since, cycles) for s in sources),
+                *(pass_at(last[i], clients.slowest_ms, since, cycles) for i in loose),
+            ),
+            default=since,
+        )
+    return max(evidence, since + gates.minimum_wait * 1000)
 
 
-def _earliest(members: Iterable[tuple[Member, int]], *, start: int, gates: Gates) -> int:
-    """When the gate's in-scope members (each with the instant it counts from) have passed, allowing
-    ``maxLaggingClients`` laggards, and the minimum wait since ``start`` is over."""
-    dormant_ms = gates.dormant_after * 1000
-    instants = sorted(
-        pass_at(member, since, gates.heartbeat_cycles)
-        for member, since in members
-        if member.client.last_update_time >= since - dormant_ms
-    )
-    needed = len(instants) - gates.max_lagging_clients
-    evidence = instants[needed - 1] if needed > 0 else start
-    return max(evidence, start + gates.minimum_wait * 1000)
+def _latest_pass(phases: list[int], heartbeat_ms: int, since: int, cycles: int) -> int:
+    """``max(pass_at)`` over clients with these sorted grid phases: ``T + h - min((T - last) mod h)``."""
+    heartbeat = max(heartbeat_ms, 1)
+    threshold = since + (cycles - 1) * heartbeat
+    target = threshold % heartbeat
+    below = bisect_right(phases, target) - 1
+    nearest = target - phases[below] if below >= 0 else target - phases[-1] + heartbeat
+    return threshold + heartbeat - nearest
 
 
 def measure(
-    scope: GateScope, *, applied: Mapping[str, int], fallback: int, gates: Gates, now: int
+    scope: GateScope,
+    clients: Clients,
+    *,
+    applied: Mapping[str, int],
+    fallback: int,
+    gates: Gates,
+    now: int,
 ) -> Evidence:
-    """Count the evidence for one gate at SEPM time ``now``."""
+    """Count the evidence for one gate at SEPM time ``now`` (one pass over its clients)."""
     start = _latest(scope.since_steps, applied, fallback)
-    cycles = gates.heartbeat_cycles
+    cycles, allowed = gates.heartbeat_cycles, gates.max_lagging_clients
     dormant_ms = gates.dormant_after * 1000
+    last_of = clients.last
     passed = 0
-    lagging: list[str] = []
-    dormant: list[str] = []
-    counted: list[tuple[Member, int]] = []
-    for member in scope.members:
-        since = _latest(member.since_steps, applied, fallback)
-        counted.append((member, since))
-        last = member.client.last_update_time
-        if last < since - dormant_ms:
-            dormant.append(member.client.name)
-        elif last > since + (cycles - 1) * member.heartbeat_ms and member.holds_current_policy:
-            passed += 1
-        else:
-            lagging.append(member.client.name)
+    lagging: list[int] = []
+    dormant: list[int] = []
+    instants: list[int] = []
+    latest_pass = 0
+    for since, heartbeat, indices in _members(scope, clients, applied, fallback, start):
+        threshold = since + (cycles - 1) * heartbeat
+        for i in indices:
+            last = last_of[i]
+            if last < since - dormant_ms:
+                dormant.append(i)
+                continue
+            if last > threshold and clients.current(i):
+                passed += 1
+            else:
+                lagging.append(i)
+            instant = pass_at(last, heartbeat, since, cycles)
+            if allowed:
+                instants.append(instant)
+            elif instant > latest_pass:
+                latest_pass = instant
+    if allowed:
+        latest = heapq.nlargest(allowed + 1, instants)
+        latest_pass = latest[-1] if len(latest) > allowed else start
     earliest_open = start + gates.minimum_wait * 1000
-    lagging.sort()
-    dormant.sort()
+    items = clients.items
     measurement = GateMeasurement(
         cycles=cycles,
         since=start,
         deadline=start + gates.timeout * 1000,
         earliest_open=earliest_open,
-        eta=_earliest(counted, start=start, gates=gates),
+        eta=max(latest_pass or start, earliest_open),
         in_scope=passed + len(lagging),
         passed=passed,
-        max_lagging=gates.max_lagging_clients,
-        lagging=tuple(lagging[:NAMES_SHOWN]),
-        dormant=tuple(dormant[:NAMES_SHOWN]),
+        max_lagging=allowed,
+        lagging=tuple(heapq.nsmallest(NAMES_SHOWN, (items[i].name for i in lagging))),
+        dormant=tuple(heapq.nsmallest(NAMES_SHOWN, (items[i].name for i in dormant))),
         dormant_count=len(dormant),
-        open=len(lagging) <= gates.max_lagging_clients and now >= earliest_open,
+        open=len(lagging) <= allowed and now >= earliest_open,
     )
-    return Evidence(measurement, tuple(dormant))
+    return Evidence(measurement, tuple(sorted(items[i].name for i in dormant)))
+
+
+def _members(
+    scope: GateScope, clients: Clients, applied: Mapping[str, int], fallback: int, start: int
+) -> Iterable[tuple[int, int, Iterable[int]]]:
+    """(since, heartbeat, client indices) for each settings source of each part of the gate, and for the
+    unsourced clients (from the gate's start, at the site's slowest heartbeat)."""
+    for part in scope.parts:
+        since = _latest(part.since_steps, applied, fallback)
+        for source in part.sources:
+            yield since, max(clients.heartbeat_ms.get(source, 1), 1), clients.by_source.get(source, ())
+    if scope.unsourced:
+        yield start, max(clients.slowest_ms, 1), clients.unsourced
 
 
 def describe(measurement: GateMeasurement) -> str:

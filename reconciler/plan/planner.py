@@ -60,7 +60,7 @@ from reconciler.plan.checks import (
     first_finding,
 )
 from reconciler.plan.drift import STEP_CHECKS, StepFacts
-from reconciler.plan.gates import describe, measure, predicted_open, sepm_time
+from reconciler.plan.gates import GridIndex, describe, measure, predicted_open, sepm_time
 from reconciler.plan.scope import Scope, choose_scope
 from reconciler.plan.site import SiteView, view
 from reconciler.plan.steps import Draft, build_steps
@@ -86,7 +86,7 @@ def plan(desired: DesiredSite, observed: Observed, progress: Progress | None, no
         if finding is not None:
             return _blocked(observed.site, progress, finding)
 
-    sequence = _Sequencer(desired, observed.site, progress, now)
+    sequence = _Sequencer(desired, site, progress, now)
     steps = tuple(sequence.decide(draft) for draft in drafts)
     pending = sequence.pending
     dormant = sequence.dormant if sequence.dormant is not None else _dormant_now(desired, site, now)
@@ -114,9 +114,11 @@ class _Sequencer:
     can have reached at each step, were every act instant (the physical bound, ``gates.predicted_open``).
     """
 
-    def __init__(self, desired: DesiredSite, site: str, progress: Progress | None, now: int) -> None:
+    def __init__(self, desired: DesiredSite, site: SiteView, progress: Progress | None, now: int) -> None:
         self.desired = desired
-        self.site = site
+        self.view = site
+        self.site = site.observed.site
+        self._grid: GridIndex | None = None
         self.now = now
         self.done: Mapping[str, StepRecord] = progress.done if progress is not None else {}
         self.applied = {step_id: record.applied_at for step_id, record in self.done.items()}
@@ -151,7 +153,9 @@ class _Sequencer:
         """A step after the run: waiting, unmeasured; a gate carries its predicted opening."""
         if draft.gate is None:
             return draft.step  # built waiting
-        opens = predicted_open(draft.gate, since=self.clock, gates=self.desired.gates)
+        if self._grid is None:  # built once, when the first gate ahead needs it
+            self._grid = GridIndex(self.view.clients, now=self.now, gates=self.desired.gates)
+        opens = predicted_open(draft.gate, self._grid, since=self.clock, gates=self.desired.gates)
         self.clock = max(self.clock, opens)
         return draft.step.model_copy(update={"eta": opens})
 
@@ -191,7 +195,12 @@ class _Sequencer:
         assert draft.gate is not None  # only gates reach here
         step = draft.step
         evidence = measure(
-            draft.gate, applied=self.applied, fallback=self.fallback, gates=self.desired.gates, now=self.now
+            draft.gate,
+            self.view.clients,
+            applied=self.applied,
+            fallback=self.fallback,
+            gates=self.desired.gates,
+            now=self.now,
         )
         self.dormant = evidence.dormant
         m = evidence.measurement

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 from reconciler.desired.schema import DesiredSite, Server
 from reconciler.model import step_ids
@@ -49,11 +50,11 @@ class Scope:
     servers: tuple[Server, ...]
     """`servers_to_update`, computed once per plan."""
 
-    @property
+    @cached_property
     def treated_keys(self) -> frozenset[str]:
         return frozenset(t.key for t in self.treated)
 
-    @property
+    @cached_property
     def treated_groups(self) -> frozenset[str]:
         return frozenset(t.group_id for t in self.treated)
 

@@ -21,6 +21,7 @@ the group tree again.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -76,6 +77,8 @@ class SiteView:
     """ids of settings-source groups that hold at least one client that cannot fail over (14.2)."""
     legacy_clients: int
     """how many clients cannot fail over (they match the desired state's ``noFailoverVersions``)."""
+    clients: Clients
+    """the clients as columns, for gates that count 100,000 of them."""
 
     def location(self, group_id: str, location_id: str) -> ObservedLocation | None:
         group = self.groups.get(group_id)
@@ -86,24 +89,33 @@ class SiteView:
     def source_of(self, client: ObservedClient) -> ObservedGroup | None:
         return self.source.get(client.group_id)
 
-    def client_heartbeat_ms(self, client: ObservedClient) -> int:
-        source = self.source_of(client)
-        if source is None:
-            return self.slowest_heartbeat_ms
-        return self.heartbeat_ms[source.id]
 
-    def holds_current_policy(self, client: ObservedClient) -> bool:
-        """``profileSerialNo`` equals the ``policySerialNumber`` of the client's own group."""
-        group = self.groups.get(client.group_id)
-        return group is not None and client.profile_serial == group.policy_serial
+@dataclass(frozen=True)
+class Clients:
+    """The clients of the snapshot grouped by the group whose settings they follow, with what a gate reads.
 
-    def clients_of_sources(self, source_ids: frozenset[str]) -> tuple[ObservedClient, ...]:
-        """Clients whose settings come from one of the given groups, in snapshot order."""
-        return tuple(
-            c
-            for c in self.observed.clients
-            if (source := self.source_of(c)) is not None and source.id in source_ids
-        )
+    A gate over a whole site counts each of 100,000 clients: indices into ``items`` grouped by settings
+    source, ``last`` as plain ints, and one heartbeat per source keep a plan to a few passes over them.
+    """
+
+    items: tuple[ObservedClient, ...]
+    last: tuple[int, ...]
+    """``last_update_time``, indexed as ``items``."""
+    by_source: Mapping[str, tuple[int, ...]]
+    """settings-source group id -> its clients (indices, in snapshot order)."""
+    heartbeat_ms: Mapping[str, int]
+    """settings-source group id -> its effective heartbeat."""
+    unsourced: tuple[int, ...]
+    """clients whose group is missing from the snapshot (hand-written snapshots only): they are given the
+    site's slowest heartbeat (``slowest_ms``) and never hold their group's policy."""
+    slowest_ms: int
+    policy: Mapping[str, str]
+    """group id -> its current policy serial."""
+
+    def current(self, index: int) -> bool:
+        """The client holds its own group's current policy serial."""
+        client = self.items[index]
+        return client.profile_serial == self.policy.get(client.group_id)
 
 
 def view(observed: Observed, no_failover: Sequence[str]) -> SiteView:
@@ -115,7 +127,10 @@ def view(observed: Observed, no_failover: Sequence[str]) -> SiteView:
     source = observed.settings_sources()
     heartbeat_ms = {group.id: _largest_heartbeat_ms(group) for group in source.values()}
     slowest = max(heartbeat_ms.values(), default=DEFAULT_HEARTBEAT_SECONDS * 1000)
-    legacy_clients = [c for c in observed.clients if cannot_fail_over(c.agent_version, no_failover)]
+    legacy_version = {
+        v: cannot_fail_over(v, no_failover) for v in {c.agent_version for c in observed.clients}
+    }
+    legacy_clients = [c for c in observed.clients if legacy_version[c.agent_version]]
     legacy = frozenset(source[c.group_id].id for c in legacy_clients if c.group_id in source)
     return SiteView(
         observed=observed,
@@ -126,6 +141,37 @@ def view(observed: Observed, no_failover: Sequence[str]) -> SiteView:
         slowest_heartbeat_ms=slowest,
         legacy_sources=legacy,
         legacy_clients=len(legacy_clients),
+        clients=_columns(observed, groups, source, heartbeat_ms, slowest),
+    )
+
+
+def _columns(
+    observed: Observed,
+    groups: Mapping[str, ObservedGroup],
+    source: Mapping[str, ObservedGroup],
+    heartbeat_ms: Mapping[str, int],
+    slowest: int,
+) -> Clients:
+    clients = observed.clients
+    by_group: defaultdict[str, list[int]] = defaultdict(list)
+    for index, client in enumerate(clients):
+        by_group[client.group_id].append(index)
+    by_source: dict[str, list[int]] = {}
+    unsourced: list[int] = []
+    for group_id, indices in by_group.items():
+        origin = source.get(group_id)
+        if origin is None:
+            unsourced.extend(indices)
+        else:
+            by_source.setdefault(origin.id, []).extend(indices)
+    return Clients(
+        items=clients,
+        last=tuple(c.last_update_time for c in clients),
+        by_source={key: tuple(sorted(value)) for key, value in by_source.items()},
+        heartbeat_ms=heartbeat_ms,
+        unsourced=tuple(sorted(unsourced)),
+        slowest_ms=slowest,
+        policy={g.id: g.policy_serial for g in groups.values()},
     )
 
 

@@ -48,10 +48,9 @@ from dataclasses import dataclass
 
 from reconciler.desired.schema import DesiredSite, ManagementServerList, Server
 from reconciler.model import step_ids
-from reconciler.model.observed import ObservedClient
 from reconciler.model.plan import ActuatorKind, Step, StepKind, StepState
 from reconciler.model.progress import LocationOriginal, Progress, StepRecord
-from reconciler.plan.gates import GateScope, Member
+from reconciler.plan.gates import GateScope, Part
 from reconciler.plan.scope import Scope, presents_desired
 from reconciler.plan.site import SiteView
 
@@ -267,10 +266,7 @@ def _group_gate(
     for draft in changes:
         if draft.step.group_id is not None:
             by_group.setdefault(draft.step.group_id, []).append(draft.step.id)
-    members = tuple(
-        _member(site, client, tuple(by_group.get(site.source[client.group_id].id, ())))
-        for client in site.clients_of_sources(groups)
-    )
+    parts = tuple(Part(tuple(by_group.get(group, ())), (group,)) for group in sorted(groups))
     step = Step(
         id=gate_id,
         kind=StepKind.GATE,
@@ -278,13 +274,12 @@ def _group_gate(
         actuator=ActuatorKind.JOURNAL,
         description=f"wait until the clients of the groups {what} have checked in",
     )
-    return Draft(step, visible=None, gate=GateScope(members, tuple(d.step.id for d in changes)))
+    return Draft(step, visible=None, gate=GateScope(parts, tuple(d.step.id for d in changes)))
 
 
 def _site_gate(site: SiteView, gate_id: str, updates: Sequence[Server]) -> Draft:
     """A gate over every client of the site, counted from the latest of the given certificate updates."""
     since = tuple(step_ids.update_certificate(s.name) for s in updates)
-    members = tuple(_member(site, client, since) for client in site.observed.clients)
     names = ", ".join(s.name for s in updates)
     step = Step(
         id=gate_id,
@@ -294,16 +289,8 @@ def _site_gate(site: SiteView, gate_id: str, updates: Sequence[Server]) -> Draft
         description=f"wait until every client has checked in since the new certificate of {names}",
         server=updates[0].name if len(updates) == 1 else None,
     )
-    return Draft(step, visible=None, gate=GateScope(members, since))
-
-
-def _member(site: SiteView, client: ObservedClient, since_steps: tuple[str, ...]) -> Member:
-    return Member(
-        client=client,
-        heartbeat_ms=site.client_heartbeat_ms(client),
-        holds_current_policy=site.holds_current_policy(client),
-        since_steps=since_steps,
-    )
+    every = Part(since, tuple(site.clients.by_source))
+    return Draft(step, visible=None, gate=GateScope((every,), since, unsourced=True))
 
 
 def _visible(site: SiteView, server: Server) -> bool:

@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 
 from reconciler.desired.schema import Gates
 from reconciler.model.observed import Observed, ObservedClient, ObservedGroup, ObservedLocation
-from reconciler.plan.gates import GateScope, Member, measure, predicted_open
-from reconciler.plan.site import view
+from reconciler.plan.gates import GateScope, GridIndex, Part, measure, predicted_open
+from reconciler.plan.site import Clients, view
 from reconciler.sim.engine import Site
 from tests.sim.helpers import START, frozen_site, make_scenario, population
 
@@ -62,19 +62,12 @@ def observe(site: Site) -> Observed:
     )
 
 
-def gate_scope(observed: Observed) -> GateScope:
+def site_gate(observed: Observed) -> tuple[GateScope, Clients]:
     """Every client of the site, counted from the change (the site gate the planner builds)."""
     site = view(observed, ("14.2.*",))
-    members = tuple(
-        Member(
-            client=c,
-            heartbeat_ms=site.client_heartbeat_ms(c),
-            holds_current_policy=site.holds_current_policy(c),
-            since_steps=(CHANGE,),
-        )
-        for c in observed.clients
-    )
-    return GateScope(members, (CHANGE,))
+    return GateScope(
+        (Part((CHANGE,), tuple(site.clients.by_source)),), (CHANGE,), unsourced=True
+    ), site.clients
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -108,15 +101,16 @@ def test_a_gate_opens_at_its_predicted_instant_and_not_before(heartbeats, client
     gates = Gates(
         heartbeat_cycles=cycles, minimum_wait=0, dormant_after=7 * 86400, max_lagging_clients=0, timeout=86400
     )
-    predicted = predicted_open(gate_scope(observe(site)), since=t0, gates=gates)
+    scope, clients = site_gate(observe(site))
+    predicted = predicted_open(scope, GridIndex(clients, now=t0, gates=gates), since=t0, gates=gates)
     assert predicted > t0
 
     site.clock.advance(predicted - 1 - site.clock.now_ms())
     before = measure(
-        gate_scope(observe(site)), applied={CHANGE: t0}, fallback=t0, gates=gates, now=predicted - 1
+        *site_gate(observe(site)), applied={CHANGE: t0}, fallback=t0, gates=gates, now=predicted - 1
     )
     site.clock.advance(1)
-    at = measure(gate_scope(observe(site)), applied={CHANGE: t0}, fallback=t0, gates=gates, now=predicted)
+    at = measure(*site_gate(observe(site)), applied={CHANGE: t0}, fallback=t0, gates=gates, now=predicted)
 
     assert not before.measurement.open, "the gate opened before its predicted instant"
     assert at.measurement.open, "with zero overhead the gate did not open at its predicted instant"
