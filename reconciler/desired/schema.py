@@ -13,6 +13,8 @@ Contract:
 - Cross-field rules that need only this file (MSL servers exist, names unique, procedure possible)
   live here; rules that read other files (keystores) live in the loader. A rule that can say which
   item is wrong raises `RuleError` with that item's location, so the loader can point at its line.
+- The shared base and secret references (`reconciler.desired.base`) and the actuators
+  (`reconciler.desired.actuators`) have their own modules; the names callers use are re-exported here.
 """
 
 from __future__ import annotations
@@ -21,25 +23,20 @@ import hashlib
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    field_validator,
-    model_validator,
-)
-from pydantic.alias_generators import to_camel
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
+from reconciler.desired.actuators import ActuatorChoice as ActuatorChoice  # noqa: PLC0414 (re-export)
+from reconciler.desired.actuators import Actuators
+from reconciler.desired.actuators import CommandActuator as CommandActuator  # noqa: PLC0414 (re-export)
 from reconciler.desired.argv import COMMAND_PLACEHOLDERS as COMMAND_PLACEHOLDERS  # noqa: PLC0414 (re-export)
-from reconciler.desired.argv import ArgvItem
+from reconciler.desired.base import RuleError as RuleError  # noqa: PLC0414 (re-export)
+from reconciler.desired.base import Secret, StrictModel
+from reconciler.desired.base import SecretRef as SecretRef  # noqa: PLC0414 (re-export)
 from reconciler.desired.fields import (
     DAY,
     HOUR,
     MINUTE,
     Duration,
-    EnvironmentName,
     Fingerprint,
     Interval,
     Name,
@@ -50,56 +47,9 @@ from reconciler.desired.fields import (
     within,
 )
 from reconciler.model.agent_versions import NO_FAILOVER_DEFAULT
-from reconciler.model.plan import ActuatorKind
 
 
-class RuleError(ValueError):
-    """A cross-field rule broken by one item: ``loc`` is that item's path below the validated value.
-
-    Pydantic keeps the exception in the error's ``ctx``; the loader appends ``loc`` to the error's own
-    location, so ``duplicate server name`` points at ``servers[1].name`` rather than at ``servers``.
-    """
-
-    def __init__(self, message: str, *, loc: tuple[str | int, ...]) -> None:
-        super().__init__(message)
-        self.loc = loc
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True, strict=False
-    )
-
-
-def _refuse_inline_secret(value: object) -> object:
-    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-        raise ValueError(
-            "secrets are not written in desired state: give a reference, {env: VARIABLE} or {file: PATH}"
-        )
-    return value
-
-
-class SecretRef(_Model):
-    """Where a secret is found at run time: an environment variable or a file (first line, stripped)."""
-
-    env: EnvironmentName | None = None
-    file: str | None = Field(default=None, min_length=1)
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> SecretRef:
-        if (self.env is None) == (self.file is None):
-            raise ValueError("give exactly one of env or file")
-        return self
-
-    def describe(self) -> str:
-        """Where the secret lives, for messages (never the secret itself)."""
-        return f"environment variable {self.env}" if self.env else f"file {self.file}"
-
-
-Secret = Annotated[SecretRef, BeforeValidator(_refuse_inline_secret)]
-
-
-class Api(_Model):
+class Api(StrictModel):
     """SEPM's REST API and the account the controller uses (a system administrator)."""
 
     url: Annotated[str, Field(pattern=r"^https://[^\s/]+(:\d+)?(/.*)?$"), AfterValidator(https_url)]
@@ -108,14 +58,14 @@ class Api(_Model):
     domain: str = ""
 
 
-class Ports(_Model):
+class Ports(StrictModel):
     https: Port = 443
     http: Port = 8014
     console: Port = 8443
     rest: Port = 8446
 
 
-class Keystore(_Model):
+class Keystore(StrictModel):
     """The new certificate and key: PEM (certificate and key in one file) or PKCS#12."""
 
     path: Name
@@ -123,7 +73,7 @@ class Keystore(_Model):
     password: Secret | None = None
 
 
-class Certificate(_Model):
+class Certificate(StrictModel):
     """The certificate a server must present, and the ones it may present on the way there.
 
     ``previous_sha256`` lists the certificates in service today. The controller trusts the REST port
@@ -153,14 +103,14 @@ class Certificate(_Model):
         return frozenset([self.sha256, *self.previous_sha256])
 
 
-class Server(_Model):
+class Server(StrictModel):
     name: Name
     address: Name
     ports: Ports = Ports()
     certificate: Certificate
 
 
-class ManagementServerList(_Model):
+class ManagementServerList(StrictModel):
     """An MSL the clients use today, its servers in priority order (REST cannot list MSLs)."""
 
     name: Name
@@ -183,7 +133,7 @@ needs a person to look, and ``proceed --reason`` records that decision; a number
 would turn the gate into a timer."""
 
 
-class Gates(_Model):
+class Gates(StrictModel):
     """What opens a gate (`reconciler.plan.gates`), bounded so that it stays evidence.
 
     - ``heartbeatCycles`` 1 to 100: a count as written (``true`` is refused). Broadcom asks for three;
@@ -216,67 +166,14 @@ class Gates(_Model):
         return self
 
 
-class CommandActuator(_Model):
-    """A site-supplied program. ``argv`` items may hold ``{site}``, ``{server}``, ``{address}``,
-    ``{keystore}``, ``{msl}``, ``{msl_copy}``, ``{http_port}``, ``{fingerprint}``; secrets reach it through
-    ``env`` (variable name -> secret reference), never through argv.
-
-    Placeholders are plain ``{name}`` (`reconciler.desired.argv`). ``timeout`` is 1s to 1d and ``settle``
-    0 to 1d: a day is longer than any certificate import or list copy takes, and the bound keeps both
-    inside what a clock and ``asyncio`` can schedule.
-    """
-
-    argv: Annotated[list[ArgvItem], Field(min_length=1)]
-    timeout: Annotated[Duration, AfterValidator(within(1, DAY))] = 600
-    settle: Annotated[Duration, AfterValidator(within(0, DAY))] = Field(
-        default=600,
-        description="after the program exits 0 (or the controller restarts while it may have run), how long "
-        "SEPM may take to show the change (a certificate import restarts its services) before it runs again",
-    )
-    env: dict[EnvironmentName, Secret] = Field(default_factory=dict)
-
-
-class OperatorActuator(_Model):
-    """A task for a human at the SEPM console, completed by observation or ``sepm-reconciler ack``."""
-
-
-class ActuatorChoice(_Model):
-    command: CommandActuator | None = None
-    operator: OperatorActuator | None = None
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> ActuatorChoice:
-        if (self.command is None) == (self.operator is None):
-            raise ValueError("choose exactly one of command or operator")
-        return self
-
-    @property
-    def kind(self) -> ActuatorKind:
-        return ActuatorKind.COMMAND if self.command is not None else ActuatorKind.OPERATOR
-
-
-def _operator() -> ActuatorChoice:
-    return ActuatorChoice(operator=OperatorActuator())
-
-
-class Actuators(_Model):
-    """How each step kind that REST cannot do is carried out."""
-
-    certificate_update: ActuatorChoice = Field(default_factory=_operator)
-    msl_copy: ActuatorChoice = Field(default_factory=_operator)
-    msl_delete: ActuatorChoice | None = Field(
-        default=None, description="absent: HTTP copies are left in place after the rotation"
-    )
-
-
-class Controller(_Model):
+class Controller(StrictModel):
     """How often the controller re-reads a site when nothing else wakes it (jittered by ±20%)."""
 
     poll_interval: Annotated[Interval, AfterValidator(within(0.05, HOUR))] = 60.0
     """At most an hour: a gate's evidence, a deadline and drift are only seen when the site is read."""
 
 
-class DesiredSite(_Model):
+class DesiredSite(StrictModel):
     """One site's desired state."""
 
     site: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
