@@ -36,6 +36,13 @@ The facts:
 10. Version (documented example): ``GET version`` answers ``{"version": "14.3.9816.7000", ...}``.
 11. Computers are listed with ``sort=COMPUTER_ID`` (a documented value; the default, COMPUTER_NAME,
     ties on duplicate names): the page walk needs one order for all its requests.
+12. A group's ``policySerialNumber`` moves whenever its settings do (inferred, strong): a location's
+    settings, its MSL, the secure-communications flag, the list of locations, inheritance; an
+    inheriting group's moves with its parent's. Clients fetch a new policy by this serial alone
+    (KB 156507), so a change that left it alone would never reach them. The observer re-reads a
+    group's locations and settings only when it (or ``defaultLocationId``, or inheritance) changed.
+13. Only the fields above are decoded from pages of computers and groups (``COMPUTER_FIELDS``,
+    ``GROUP_FIELDS``); SEPM's other fields are skipped unread.
 
 Anything that does not fit raises ``UnexpectedResponse`` naming the object and the field: a snapshot
 is never built on a guess. That includes values no SEPM sends: a name, id or path longer than
@@ -46,14 +53,18 @@ messages are cut short, and containers are named by their type, never printed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, Generic, Literal, TypedDict, TypeVar, cast
+
+import msgspec
 
 from reconciler.model.observed import ObservedClient, ObservedLocation
 from reconciler.sepm.errors import UnexpectedResponse
 
 Mode = Literal["PULL", "PUSH"]
+E = TypeVar("E")
 
 MAX_TEXT = 4096
 """The longest name, id, path or serial accepted: SEPM's longest (a full group path) stays well below."""
@@ -243,6 +254,139 @@ def observed_location(
     )
 
 
+COMPUTER_FIELDS = (
+    "uniqueId",
+    "computerName",
+    "group",
+    "agentVersion",
+    "onlineStatus",
+    "lastUpdateTime",
+    "profileSerialNo",
+    "lastServerName",
+    "deleted",
+)
+"""The fields of a ``Computer`` this project reads (facts 8, 9), of the 147 Broadcom documents."""
+_COMPUTER_GROUP_FIELDS = ("id", "name", "fullPathName")
+GROUP_FIELDS = ("id", "fullPathName", "policyInheritanceEnabled", "policySerialNumber", "defaultLocationId")
+"""The fields of a ``Group`` this project reads (facts 5, 8)."""
+_SHARED_FIELDS = ("agentVersion", "profileSerialNo", "lastServerName")
+
+
+def computer_record(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """A computer record cut down to ``COMPUTER_FIELDS`` (and its group to id, name and path)."""
+    record = {field: raw[field] for field in COMPUTER_FIELDS if field in raw}
+    group = record.get("group")
+    if isinstance(group, dict):
+        record["group"] = {field: group[field] for field in _COMPUTER_GROUP_FIELDS if field in group}
+    return record
+
+
+def group_record(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """A group record cut down to ``GROUP_FIELDS``."""
+    return {field: raw[field] for field in GROUP_FIELDS if field in raw}
+
+
+# The same cuts as msgspec types: decoding into them skips every other field without building it.
+class _WireGroupRef(TypedDict, total=False):
+    id: Any
+    name: Any
+    fullPathName: Any
+
+
+class _WireComputer(TypedDict, total=False):
+    uniqueId: Any
+    computerName: Any
+    group: _WireGroupRef
+    agentVersion: Any
+    onlineStatus: Any
+    lastUpdateTime: Any
+    profileSerialNo: Any
+    lastServerName: Any
+    deleted: Any
+
+
+class _WireGroup(TypedDict, total=False):
+    id: Any
+    fullPathName: Any
+    policyInheritanceEnabled: Any
+    policySerialNumber: Any
+    defaultLocationId: Any
+
+
+class _WirePage(msgspec.Struct, Generic[E]):
+    content: list[E] | None = None
+    totalElements: Any = None  # SEPM's own names: the decoder matches them
+    lastPage: Any = None
+    totalPages: Any = None
+
+
+_COMPUTER_PAGE = msgspec.json.Decoder(_WirePage[_WireComputer])
+_GROUP_PAGE = msgspec.json.Decoder(_WirePage[_WireGroup])
+PageDecoder = Callable[[bytes], Any]
+
+
+def computer_page_decoder() -> PageDecoder:
+    """A decoder for the pages of one walk of ``GET computers`` (see ``_decode_page``).
+
+    Values that many computers repeat (agent version, policy serial, server, group id and path) are
+    kept once per walk rather than once per computer: at 100,000 computers, some 35 MB less.
+    """
+    shared: dict[str, str] = {}
+
+    def share(record: dict[str, Any]) -> None:
+        for field in _SHARED_FIELDS:
+            value = record.get(field)
+            if isinstance(value, str):
+                record[field] = shared.setdefault(value, value)
+        group = record.get("group")
+        if isinstance(group, dict):
+            for field, value in group.items():
+                if isinstance(value, str):
+                    group[field] = shared.setdefault(value, value)
+
+    return lambda body: _decode_page(body, fast=_COMPUTER_PAGE, cut=computer_record, share=share)
+
+
+def group_page_decoder() -> PageDecoder:
+    """A decoder for the pages of ``GET groups`` (see ``_decode_page``)."""
+    return lambda body: _decode_page(body, fast=_GROUP_PAGE, cut=group_record, share=None)
+
+
+def _decode_page(
+    body: bytes,
+    *,
+    fast: msgspec.json.Decoder[Any],
+    cut: Callable[[Mapping[str, Any]], dict[str, Any]],
+    share: Callable[[dict[str, Any]], None] | None,
+) -> Any:
+    """A page as ``json.loads`` would give it, each element ``cut`` to the fields the adapter reads.
+
+    The fast way decodes only those fields, straight into small dicts (msgspec skips the others
+    without building them: SEPM sends 147 fields a computer, and decoding them was most of a full
+    read's CPU). Whatever it does not take (a page of another shape, a group that is not an object,
+    JSON it refuses such as NaN) goes the ordinary way, ``json.loads`` then ``cut``, so that the
+    paging, the adapter and the pipeline judge it exactly as any other body. Both ways give the same
+    page for the same body.
+    """
+    try:
+        page = fast.decode(body)
+    except (msgspec.MsgspecError, RecursionError):
+        decoded = json.loads(body)  # raises what the pipeline reports as "not JSON"
+        content = decoded.get("content") if isinstance(decoded, dict) else None
+        if isinstance(content, list):
+            decoded["content"] = [cut(item) if isinstance(item, dict) else item for item in content]
+        return decoded
+    if share is not None:
+        for record in page.content or ():
+            share(record)
+    return {
+        "content": page.content,
+        "totalElements": page.totalElements,
+        "lastPage": page.lastPage,
+        "totalPages": page.totalPages,
+    }
+
+
 def client_id(raw: Mapping[str, Any]) -> str:
     """The ``uniqueId`` of a computer record."""
     value = raw.get("uniqueId")
@@ -256,38 +400,53 @@ def is_deleted(raw: Mapping[str, Any]) -> bool:
     return raw.get("deleted") in (1, True)
 
 
-def parse_client(raw: Mapping[str, Any], *, group_ids_by_path: Mapping[str, str]) -> ObservedClient:
-    """A computer record as the model's client (facts 8, 9). Paths are matched case-insensitively."""
+def parse_client(
+    raw: Mapping[str, Any], *, group_ids_by_path: Mapping[str, str], previous: ObservedClient | None = None
+) -> ObservedClient:
+    """A computer record as the model's client (facts 8, 9). Paths are matched case-insensitively.
+
+    ``previous`` is the client as last observed: when the record says nothing new, it is returned
+    itself, so that re-reading an unchanged site allocates and validates nothing.
+    """
     unique_id = client_id(raw)
-    where = f"computer {unique_id}"
     group = raw.get("group")
     if not isinstance(group, Mapping):
-        raise UnexpectedResponse(f"{where}: no 'group'")
+        raise UnexpectedResponse(f"computer {unique_id}: no 'group'")
     group_id = group.get("id")
     if not isinstance(group_id, str) or not group_id:
         path = group.get("fullPathName") or group.get("name")
         group_id = group_ids_by_path.get(path.casefold()) if isinstance(path, str) else None
         if group_id is None:
-            raise UnexpectedResponse(f"{where}: its group has no id and no known path")
+            raise UnexpectedResponse(f"computer {unique_id}: its group has no id and no known path")
+    elif len(group_id) > MAX_TEXT:
+        _name(group_id, field="group.id", where=f"computer {unique_id}")  # raises, saying where
     last_update = raw.get("lastUpdateTime") or 0
     if not _whole(last_update, maximum=_MAX_EPOCH_MS):
-        raise UnexpectedResponse(f"{where}: 'lastUpdateTime' is not epoch ms")
-    return ObservedClient(
-        id=unique_id,
-        name=_text(raw, "computerName", where),
-        group_id=_name(group_id, field="group.id", where=where),
-        agent_version=_text(raw, "agentVersion", where),
-        last_update_time=last_update,
-        profile_serial=_text(raw, "profileSerialNo", where),
-        online=raw.get("onlineStatus") == 1,
-        last_server=_text(raw, "lastServerName", where),
-    )
+        raise UnexpectedResponse(f"computer {unique_id}: 'lastUpdateTime' is not epoch ms")
+    values = {
+        "id": unique_id,
+        "name": _text(raw, "computerName", unique_id),
+        "group_id": group_id,
+        "agent_version": _text(raw, "agentVersion", unique_id),
+        "last_update_time": last_update,
+        "profile_serial": _text(raw, "profileSerialNo", unique_id),
+        "online": raw.get("onlineStatus") == 1,
+        "last_server": _text(raw, "lastServerName", unique_id),
+    }
+    if previous is not None and vars(previous) == values:  # a pydantic model keeps its fields in __dict__
+        return previous
+    # One call into the model's validator (not the keyword constructor): 100,000 of these per full read.
+    return ObservedClient.model_validate(values)
 
 
-def _text(raw: Mapping[str, Any], field: str, where: str) -> str:
+def _text(raw: Mapping[str, Any], field: str, unique_id: str) -> str:
     """An optional text field: anything but a string reads as empty; an over-long string is refused."""
     value = raw.get(field)
-    return _name(value, field=field, where=where, empty=True) if isinstance(value, str) else ""
+    if not isinstance(value, str):
+        return ""
+    if len(value) > MAX_TEXT:
+        _name(value, field=field, where=f"computer {unique_id}")  # raises, saying where
+    return value
 
 
 def version_string(body: object) -> str:

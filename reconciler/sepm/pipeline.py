@@ -28,7 +28,7 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
@@ -51,6 +51,8 @@ from reconciler.sepm.retry_after import parse_retry_after
 from reconciler.sepm.session import Session
 
 _log = logging.getLogger(__name__)
+Decoder = Callable[[bytes], Any]
+"""Decodes a JSON body, raising ``ValueError`` (or ``RecursionError``) for anything it cannot read."""
 _CREDENTIAL_STATUSES = frozenset({400, 401, 403})
 
 
@@ -79,18 +81,20 @@ class RequestPipeline:
         self._limits = limits
         self._logon_lock = asyncio.Lock()
 
-    async def get_json(self, path: str, *, params: Mapping[str, Any] | None = None) -> Any:
-        """GET ``path`` and decode its JSON body."""
-        return self.decode(await self.request("GET", path, params=params))
+    async def get_json(
+        self, path: str, *, params: Mapping[str, Any] | None = None, decoder: Decoder = json.loads
+    ) -> Any:
+        """GET ``path`` and decode its JSON body (with ``decoder``, by default ``json.loads``)."""
+        return self.decode(await self.request("GET", path, params=params), decoder=decoder)
 
     @property
     def limits(self) -> ResponseLimits:
         return self._limits
 
-    def decode(self, reply: Reply) -> Any:
+    def decode(self, reply: Reply, *, decoder: Decoder = json.loads) -> Any:
         """The JSON body of a successful response, or ``UnexpectedResponse``."""
         try:
-            return json.loads(reply.body)
+            return decoder(reply.body)
         except (ValueError, RecursionError) as exc:  # ValueError: not JSON, not UTF-8, a 5,000-digit number
             nested = " nested too deeply" if isinstance(exc, RecursionError) else ""
             raise UnexpectedResponse(
