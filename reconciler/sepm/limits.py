@@ -9,7 +9,9 @@ grows the controller's memory into gigabytes or holds a worker forever. So:
   after decompression, so a compressed bomb is caught as well. The largest answer a real site sends is
   a page of computers: SEPM's ``Computer`` has 147 fields, some 3 to 5 KB a record, so 3 to 5 MB for
   the client's 1,000 per page; 16 MiB leaves three times that. ``ResponseTooLarge`` (permanent: the
-  same request brings the same body; raise the limit or lower the page size).
+  same request brings the same body; raise the limit or lower the page size). An error answer (not
+  2xx) is only read for its first 64 KiB, which hold SEPM's ``errorMessage``: it keeps its status,
+  so a 503 with a huge page is still retried as a 503.
 - **Deadline** (``request_deadline``, default 120 s). One exchange, from taking a connection to the
   last byte of the body, ends within it. httpx's own timeout applies to each read separately, so a
   body that trickles in a byte every few seconds never trips it. A page of 1,000 computers takes a
@@ -37,6 +39,8 @@ import httpx
 from reconciler.sepm.errors import DeadlineExceeded, ResponseTooLarge
 
 MIB = 1024 * 1024
+ERROR_BODY_BYTES = 64 * 1024
+"""How much of an error answer is read: SEPM's error body is a few hundred bytes of JSON."""
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,8 @@ async def _read_body(response: httpx.Response, *, limit: int, where: str, url: s
             status=response.status_code,
         )
 
+    if not response.is_success:
+        return await _read_error_body(response)
     declared = response.headers.get("content-length", "").strip()
     # A header of thousands of digits must not reach int() (Python refuses over 4,300 digits).
     if declared.isascii() and declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
@@ -122,4 +128,20 @@ async def _read_body(response: httpx.Response, *, limit: int, where: str, url: s
         if size > limit:
             raise too_large()
         chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _read_error_body(response: httpx.Response) -> bytes:
+    """The start of an error's body: enough for SEPM's ``errorMessage``; the rest is not read.
+
+    Cut rather than refused, so that a 503 with a huge page is still a 503 (retried), not a
+    ``ResponseTooLarge``.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        chunks.append(chunk[: ERROR_BODY_BYTES - size])
+        size += len(chunks[-1])
+        if size >= ERROR_BODY_BYTES:
+            break
     return b"".join(chunks)

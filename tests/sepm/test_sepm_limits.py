@@ -55,6 +55,19 @@ async def test_a_body_that_never_ends_stops_at_the_size_limit(fake, make_client)
     assert served.chunks <= 5  # 18 KB a chunk: the client stopped just past 64 KiB
 
 
+async def test_an_error_with_a_body_without_end_keeps_its_status(fake, make_client, sleeps):
+    """A 503 whose body never ends is read only in part and still retried as a 503, then ServerError."""
+    served = [Served() for _ in range(4)]
+    fake.add_script(
+        "GET", "version", *[lambda request, s=s: httpx.Response(503, content=s.endless()) for s in served]
+    )
+    async with make_client(limits=SMALL) as client:
+        with pytest.raises(errors.ServerError, match="503"):
+            await client.version()
+    assert len(sleeps) == 3
+    assert all(s.chunks <= 5 for s in served)
+
+
 async def test_a_declared_length_over_the_limit_is_refused_before_reading(fake, make_client):
     """A Content-Length above max_body_bytes is refused without reading a byte of the body."""
     served = Served()
