@@ -41,8 +41,8 @@ The facts:
     inheriting group's moves with its parent's. Clients fetch a new policy by this serial alone
     (KB 156507), so a change that left it alone would never reach them. The observer re-reads a
     group's locations and settings only when it (or ``defaultLocationId``, or inheritance) changed.
-13. Only the fields above are decoded from pages of computers and groups (``COMPUTER_FIELDS``,
-    ``GROUP_FIELDS``); SEPM's other fields are skipped unread.
+13. Only the fields above are decoded from pages of computers and groups
+    (``reconciler.sepm.decoding``); SEPM's other fields are skipped unread.
 
 Anything that does not fit raises ``UnexpectedResponse`` naming the object and the field: a snapshot
 is never built on a guess. That includes values no SEPM sends: a name, id or path longer than
@@ -53,18 +53,14 @@ messages are cut short, and containers are named by their type, never printed.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, TypedDict, TypeVar, cast
-
-import msgspec
+from typing import Any, Literal, cast
 
 from reconciler.model.observed import ObservedClient, ObservedLocation
 from reconciler.sepm.errors import UnexpectedResponse
 
 Mode = Literal["PULL", "PUSH"]
-E = TypeVar("E")
 
 MAX_TEXT = 4096
 """The longest name, id, path or serial accepted: SEPM's longest (a full group path) stays well below."""
@@ -252,141 +248,6 @@ def observed_location(
         heartbeat_interval=settings.heartbeat_interval,
         mode=settings.mode,
     )
-
-
-COMPUTER_FIELDS = (
-    "uniqueId",
-    "computerName",
-    "group",
-    "agentVersion",
-    "onlineStatus",
-    "lastUpdateTime",
-    "profileSerialNo",
-    "lastServerName",
-    "deleted",
-)
-"""The fields of a ``Computer`` this project reads (facts 8, 9), of the 147 Broadcom documents."""
-_COMPUTER_GROUP_FIELDS = ("id", "name", "fullPathName")
-GROUP_FIELDS = ("id", "fullPathName", "policyInheritanceEnabled", "policySerialNumber", "defaultLocationId")
-"""The fields of a ``Group`` this project reads (facts 5, 8)."""
-_SHARED_FIELDS = ("agentVersion", "profileSerialNo", "lastServerName")
-_SCALARS = (str, int, float, bool, type(None))
-
-
-def computer_record(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """A computer record cut down to ``COMPUTER_FIELDS`` (and its group to id, name and path)."""
-    record = {field: raw[field] for field in COMPUTER_FIELDS if field in raw}
-    group = record.get("group")
-    if isinstance(group, dict):
-        record["group"] = {field: group[field] for field in _COMPUTER_GROUP_FIELDS if field in group}
-    return record
-
-
-def group_record(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """A group record cut down to ``GROUP_FIELDS``."""
-    return {field: raw[field] for field in GROUP_FIELDS if field in raw}
-
-
-# The same cuts as msgspec types: decoding into them skips every other field without building it.
-class _WireGroupRef(TypedDict, total=False):
-    id: Any
-    name: Any
-    fullPathName: Any
-
-
-class _WireComputer(TypedDict, total=False):
-    uniqueId: Any
-    computerName: Any
-    group: _WireGroupRef
-    agentVersion: Any
-    onlineStatus: Any
-    lastUpdateTime: Any
-    profileSerialNo: Any
-    lastServerName: Any
-    deleted: Any
-
-
-class _WireGroup(TypedDict, total=False):
-    id: Any
-    fullPathName: Any
-    policyInheritanceEnabled: Any
-    policySerialNumber: Any
-    defaultLocationId: Any
-
-
-class _WirePage(msgspec.Struct, Generic[E]):
-    content: list[E] | None = None
-    totalElements: Any = None  # SEPM's own names: the decoder matches them
-    lastPage: Any = None
-    totalPages: Any = None
-
-
-_COMPUTER_PAGE = msgspec.json.Decoder(_WirePage[_WireComputer])
-_GROUP_PAGE = msgspec.json.Decoder(_WirePage[_WireGroup])
-PageDecoder = Callable[[bytes], Any]
-
-
-def computer_page_decoder() -> PageDecoder:
-    """A decoder for the pages of one walk of ``GET computers`` (see ``_decode_page``).
-
-    Values that many computers repeat (agent version, policy serial, server, group id and path) are
-    kept once per walk rather than once per computer: at 100,000 computers, some 35 MB less.
-    """
-    shared: dict[Any, Any] = {}
-
-    def share(record: dict[str, Any]) -> None:
-        # Per computer, so kept to a few dictionary look-ups: a group reference is shared whole.
-        for field in _SHARED_FIELDS:
-            value = record.get(field)
-            if type(value) is str:
-                record[field] = shared.setdefault(value, value)
-        group = record.get("group")
-        if group is not None:
-            key = (group.get("id"), group.get("name"), group.get("fullPathName"))
-            if all(type(part) in _SCALARS for part in key):
-                record["group"] = shared.setdefault(key, group)
-
-    return lambda body: _decode_page(body, fast=_COMPUTER_PAGE, cut=computer_record, share=share)
-
-
-def group_page_decoder() -> PageDecoder:
-    """A decoder for the pages of ``GET groups`` (see ``_decode_page``)."""
-    return lambda body: _decode_page(body, fast=_GROUP_PAGE, cut=group_record, share=None)
-
-
-def _decode_page(
-    body: bytes,
-    *,
-    fast: msgspec.json.Decoder[Any],
-    cut: Callable[[Mapping[str, Any]], dict[str, Any]],
-    share: Callable[[dict[str, Any]], None] | None,
-) -> Any:
-    """A page as ``json.loads`` would give it, each element ``cut`` to the fields the adapter reads.
-
-    The fast way decodes only those fields, straight into small dicts (msgspec skips the others
-    without building them: SEPM sends 147 fields a computer, and decoding them was most of a full
-    read's CPU). Whatever it does not take (a page of another shape, a group that is not an object,
-    JSON it refuses such as NaN) goes the ordinary way, ``json.loads`` then ``cut``, so that the
-    paging, the adapter and the pipeline judge it exactly as any other body. Both ways give the same
-    page for the same body.
-    """
-    try:
-        page = fast.decode(body)
-    except (msgspec.MsgspecError, RecursionError):
-        decoded = json.loads(body)  # raises what the pipeline reports as "not JSON"
-        content = decoded.get("content") if isinstance(decoded, dict) else None
-        if isinstance(content, list):
-            decoded["content"] = [cut(item) if isinstance(item, dict) else item for item in content]
-        return decoded
-    if share is not None:
-        for record in page.content or ():
-            share(record)
-    return {
-        "content": page.content,
-        "totalElements": page.totalElements,
-        "lastPage": page.lastPage,
-        "totalPages": page.totalPages,
-    }
 
 
 def client_id(raw: Mapping[str, Any]) -> str:

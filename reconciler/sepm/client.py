@@ -39,9 +39,10 @@ import httpx
 
 from reconciler.backoff import RetryPolicy, Sleep
 from reconciler.desired.schema import DesiredSite
-from reconciler.sepm.adapter import computer_page_decoder, group_page_decoder, parse_location_entry
+from reconciler.sepm.adapter import parse_location_entry
 from reconciler.sepm.clock import SepmClock
 from reconciler.sepm.connection import PinnedConnection
+from reconciler.sepm.decoding import computer_page_decoder, group_page_decoder
 from reconciler.sepm.errors import NotFound, Unauthorized, UnexpectedResponse
 from reconciler.sepm.limits import ResponseLimits
 from reconciler.sepm.paging import Parse, walk_pages
@@ -167,7 +168,7 @@ class SepmClient:
         """Every computer, or (``lastUpdate``) those updated after ``updated_since_ms``.
 
         Each record is cut down to the fields the adapter reads as its page is decoded
-        (``adapter.computer_page_decoder``): SEPM sends 147 fields a computer, and a site 100,000
+        (``reconciler.sepm.decoding``): SEPM sends 147 fields a computer, and a site 100,000
         computers.
         """
         # A unique sort key (documented by Broadcom) keeps the order the same between the requests of

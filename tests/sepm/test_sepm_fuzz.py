@@ -26,7 +26,7 @@ from sepm_fakes import BASE_URL, PASSWORD, USERNAME, FakeSepm, TlsServer
 from test_sepm_observer import CERT, desired, populate
 
 from reconciler.backoff import RetryPolicy
-from reconciler.sepm import adapter
+from reconciler.sepm import decoding
 from reconciler.sepm.client import SepmClient
 from reconciler.sepm.errors import SepmError
 from reconciler.sepm.limits import ResponseLimits
@@ -229,7 +229,7 @@ async def _stream(body: bytes) -> Any:
 pages = st.fixed_dictionaries(
     {
         "content": st.lists(
-            st.dictionaries(st.sampled_from([*adapter.COMPUTER_FIELDS, "other"]), junk, max_size=6) | junk,
+            st.dictionaries(st.sampled_from([*decoding.COMPUTER_FIELDS, "other"]), junk, max_size=6) | junk,
             max_size=5,
         )
     },
@@ -242,11 +242,11 @@ pages = st.fixed_dictionaries(
 def test_the_fast_page_decoder_agrees_with_the_ordinary_one(page):
     """For any JSON page, decoding only the adapter's fields gives what json.loads and a cut give."""
     body = json.dumps(page).encode()
-    fast = adapter.computer_page_decoder()(body)
+    fast = decoding.computer_page_decoder()(body)
     ordinary = json.loads(body)
     content = ordinary.get("content") if isinstance(ordinary, dict) else None
     if isinstance(content, list):
-        ordinary["content"] = [adapter.computer_record(i) if isinstance(i, dict) else i for i in content]
+        ordinary["content"] = [decoding.computer_record(i) if isinstance(i, dict) else i for i in content]
     for key in ("content", "totalElements", "lastPage", "totalPages"):
         got = fast.get(key) if isinstance(fast, dict) else fast
         want = ordinary.get(key) if isinstance(ordinary, dict) else ordinary
