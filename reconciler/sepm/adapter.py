@@ -36,9 +36,19 @@ The facts:
 10. Version (documented example): ``GET version`` answers ``{"version": "14.3.9816.7000", ...}``.
 11. Computers are listed with ``sort=COMPUTER_ID`` (a documented value; the default, COMPUTER_NAME,
     ties on duplicate names): the page walk needs one order for all its requests.
+12. A group's ``policySerialNumber`` moves whenever its settings do (inferred, strong): a location's
+    settings, its MSL, the secure-communications flag, the list of locations, inheritance; an
+    inheriting group's moves with its parent's. Clients fetch a new policy by this serial alone
+    (KB 156507), so a change that left it alone would never reach them. The observer re-reads a
+    group's locations and settings only when it (or ``defaultLocationId``, or inheritance) changed.
+13. Only the fields above are decoded from pages of computers and groups
+    (``reconciler.sepm.decoding``); SEPM's other fields are skipped unread.
 
 Anything that does not fit raises ``UnexpectedResponse`` naming the object and the field: a snapshot
-is never built on a guess.
+is never built on a guess. That includes values no SEPM sends: a name, id or path longer than
+``MAX_TEXT`` characters (so one record cannot make the snapshot hold megabytes), an epoch time or a
+heartbeat outside a Java ``long`` / ``int`` (SEPM's own types), a negative one. Quoted values in
+messages are cut short, and containers are named by their type, never printed.
 """
 
 from __future__ import annotations
@@ -51,6 +61,37 @@ from reconciler.model.observed import ObservedClient, ObservedLocation
 from reconciler.sepm.errors import UnexpectedResponse
 
 Mode = Literal["PULL", "PUSH"]
+
+MAX_TEXT = 4096
+"""The longest name, id, path or serial accepted: SEPM's longest (a full group path) stays well below."""
+_MAX_EPOCH_MS = 2**63 - 1  # a Java long
+_MAX_SECONDS = 2**31 - 1  # a Java int
+
+
+def _describe(value: object) -> str:
+    """A short, safe rendering of a value for a message (never the whole of a huge or nested one)."""
+    if isinstance(value, str):
+        return repr(value[:60] + ("..." if len(value) > 60 else ""))
+    if isinstance(value, bool | float) or value is None:
+        return repr(value)
+    if isinstance(value, int):
+        return "a number" if value.bit_length() > 64 else repr(value)
+    return f"a JSON {type(value).__name__}"
+
+
+def _name(value: object, *, field: str, where: str, empty: bool = False) -> str:
+    """``value`` as a name/id/path: a string of at most ``MAX_TEXT`` characters (empty only if allowed)."""
+    if not isinstance(value, str) or (not value and not empty):
+        raise UnexpectedResponse(f"{where}: '{field}' is {_describe(value)}, not a name")
+    if len(value) > MAX_TEXT:
+        raise UnexpectedResponse(
+            f"{where}: '{field}' is {len(value):,} characters long, more than the {MAX_TEXT} accepted"
+        )
+    return value
+
+
+def _whole(value: object, *, maximum: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= maximum
 
 
 @dataclass(frozen=True)
@@ -80,15 +121,18 @@ def parse_location_entry(entry: object, *, where: str) -> tuple[str, str]:
         location_id = entry.get("id", entry.get("locationId"))
         name = entry.get("name", entry.get("locationName", ""))
         if isinstance(location_id, str) and location_id and isinstance(name, str):
-            return location_id, name
-        raise UnexpectedResponse(f"{where}: a location object without 'id': {sorted(entry)}")
+            return _name(location_id, field="id", where=where), _name(
+                name, field="name", where=where, empty=True
+            )
+        keys = ", ".join(_describe(key) for key in list(entry)[:10])
+        raise UnexpectedResponse(f"{where}: a location object without 'id' (keys: {keys})")
     if not isinstance(entry, str) or not entry.strip():
         raise UnexpectedResponse(f"{where}: a location entry is neither a string nor an object")
-    text = entry.strip()
+    text = _name(entry.strip(), field="location", where=where)
     name, colon, _ = text.partition(":")
     location_id = text.rsplit("/", 1)[-1] if "/" in text else text.rpartition(":")[2]
     if not location_id:
-        raise UnexpectedResponse(f"{where}: cannot find a location id in {text!r}")
+        raise UnexpectedResponse(f"{where}: cannot find a location id in {_describe(text)}")
     return location_id, name if colon else ""
 
 
@@ -118,12 +162,13 @@ def parse_location_settings(body: object, *, where: str) -> LocationSettings:
     mode = _field(configuration, _MODE, where=where)
     if not isinstance(msl, str) or not msl:
         raise UnexpectedResponse(f"{where}: {'.'.join(_MSL)} is not a name")
+    _name(msl, field=".".join(_MSL), where=where)
     if not isinstance(secure, bool):
         raise UnexpectedResponse(f"{where}: {'.'.join(_SECURE)} is not true/false")
-    if not isinstance(heartbeat, int) or isinstance(heartbeat, bool) or heartbeat < 0:
+    if not _whole(heartbeat, maximum=_MAX_SECONDS):
         raise UnexpectedResponse(f"{where}: {'.'.join(_HEARTBEAT)} is not a number of seconds")
     if mode not in ("PULL", "PUSH"):
-        raise UnexpectedResponse(f"{where}: {'.'.join(_MODE)} is {mode!r}, not PULL or PUSH")
+        raise UnexpectedResponse(f"{where}: {'.'.join(_MODE)} is {_describe(mode)}, not PULL or PUSH")
     return LocationSettings(
         management_server_list=msl,
         secure_communications=secure,
@@ -147,10 +192,12 @@ def parse_group(raw: Mapping[str, Any]) -> WireGroup:
     group_id = raw.get("id")
     if not isinstance(group_id, str) or not group_id:
         raise UnexpectedResponse("GET groups: a group without an 'id'")
+    group_id = _name(group_id, field="id", where="GET groups: a group")
     where = f"group {group_id}"
     path = raw.get("fullPathName")
     if not isinstance(path, str) or not path:
         raise UnexpectedResponse(f"{where}: no 'fullPathName'")
+    path = _name(path, field="fullPathName", where=where)
     inherits = raw.get("policyInheritanceEnabled", False)
     serial = raw.get("policySerialNumber")
     default_location = raw.get("defaultLocationId")
@@ -160,6 +207,8 @@ def parse_group(raw: Mapping[str, Any]) -> WireGroup:
         raise UnexpectedResponse(f"{where} ({path}): no 'policySerialNumber'")
     if not isinstance(default_location, str):
         raise UnexpectedResponse(f"{where} ({path}): no 'defaultLocationId'")
+    _name(serial, field="policySerialNumber", where=where, empty=True)
+    _name(default_location, field="defaultLocationId", where=where, empty=True)
     return WireGroup(
         id=group_id,
         full_path=path,
@@ -206,7 +255,7 @@ def client_id(raw: Mapping[str, Any]) -> str:
     value = raw.get("uniqueId")
     if not isinstance(value, str) or not value:
         raise UnexpectedResponse("GET computers: a computer without a 'uniqueId'")
-    return value
+    return _name(value, field="uniqueId", where="GET computers: a computer")
 
 
 def is_deleted(raw: Mapping[str, Any]) -> bool:
@@ -214,36 +263,65 @@ def is_deleted(raw: Mapping[str, Any]) -> bool:
     return raw.get("deleted") in (1, True)
 
 
-def parse_client(raw: Mapping[str, Any], *, group_ids_by_path: Mapping[str, str]) -> ObservedClient:
-    """A computer record as the model's client (facts 8, 9). Paths are matched case-insensitively."""
+def parse_client(
+    raw: Mapping[str, Any], *, group_ids_by_path: Mapping[str, str], previous: ObservedClient | None = None
+) -> ObservedClient:
+    """A computer record as the model's client (facts 8, 9). Paths are matched case-insensitively.
+
+    ``previous`` is the client as last observed: when the record says nothing new, it is returned
+    itself, so that re-reading an unchanged site allocates and validates nothing.
+    """
     unique_id = client_id(raw)
-    where = f"computer {unique_id}"
     group = raw.get("group")
     if not isinstance(group, Mapping):
-        raise UnexpectedResponse(f"{where}: no 'group'")
+        raise UnexpectedResponse(f"computer {unique_id}: no 'group'")
     group_id = group.get("id")
     if not isinstance(group_id, str) or not group_id:
         path = group.get("fullPathName") or group.get("name")
         group_id = group_ids_by_path.get(path.casefold()) if isinstance(path, str) else None
         if group_id is None:
-            raise UnexpectedResponse(f"{where}: its group has no id and no known path")
+            raise UnexpectedResponse(f"computer {unique_id}: its group has no id and no known path")
+    elif len(group_id) > MAX_TEXT:
+        _name(group_id, field="group.id", where=f"computer {unique_id}")  # raises, saying where
     last_update = raw.get("lastUpdateTime") or 0
-    if not isinstance(last_update, int) or isinstance(last_update, bool):
-        raise UnexpectedResponse(f"{where}: 'lastUpdateTime' is not epoch ms")
-    return ObservedClient(
-        id=unique_id,
-        name=_text(raw.get("computerName")),
-        group_id=group_id,
-        agent_version=_text(raw.get("agentVersion")),
-        last_update_time=last_update,
-        profile_serial=_text(raw.get("profileSerialNo")),
-        online=raw.get("onlineStatus") == 1,
-        last_server=_text(raw.get("lastServerName")),
-    )
+    if not _whole(last_update, maximum=_MAX_EPOCH_MS):
+        raise UnexpectedResponse(f"computer {unique_id}: 'lastUpdateTime' is not epoch ms")
+    values = {
+        "id": unique_id,
+        "name": raw.get("computerName"),
+        "group_id": group_id,
+        "agent_version": raw.get("agentVersion"),
+        "last_update_time": last_update,
+        "profile_serial": raw.get("profileSerialNo"),
+        "online": raw.get("onlineStatus") == 1,
+        "last_server": raw.get("lastServerName"),
+    }
+    for field, wire in _CLIENT_TEXTS:
+        value = values[field]
+        if type(value) is not str or len(value) > MAX_TEXT:
+            values[field] = _text(raw, wire, unique_id)
+    if previous is not None and vars(previous) == values:  # a pydantic model keeps its fields in __dict__
+        return previous
+    # One call into the model's validator (not the keyword constructor): 100,000 of these per full read.
+    return ObservedClient.model_validate(values)
 
 
-def _text(value: object) -> str:
-    return value if isinstance(value, str) else ""
+_CLIENT_TEXTS = (
+    ("name", "computerName"),
+    ("agent_version", "agentVersion"),
+    ("profile_serial", "profileSerialNo"),
+    ("last_server", "lastServerName"),
+)
+
+
+def _text(raw: Mapping[str, Any], field: str, unique_id: str) -> str:
+    """An optional text field: anything but a string reads as empty; an over-long string is refused."""
+    value = raw.get(field)
+    if not isinstance(value, str):
+        return ""
+    if len(value) > MAX_TEXT:
+        _name(value, field=field, where=f"computer {unique_id}")  # raises, saying where
+    return value
 
 
 def version_string(body: object) -> str:
@@ -251,5 +329,5 @@ def version_string(body: object) -> str:
     if isinstance(body, Mapping):
         version = body.get("version")
         if isinstance(version, str) and version:
-            return version
+            return _name(version, field="version", where="GET version")
     raise UnexpectedResponse("GET version: no 'version' in the answer")

@@ -13,8 +13,12 @@ Contract:
   back-off and full jitter (``reconciler.backoff``); ``Retry-After`` is honoured. Permanent
   failures are raised at once. Changes (PATCH) are retried too: each one sets absolute values, so
   applying it twice is applying it once.
+- **Limits**: every answer is read within ``limits`` (body size, a deadline per exchange, the length of
+  a paged walk), whoever sends it (``reconciler.sepm.limits``).
 - **Paging**: ``pages()`` returns every element or raises ``IncompleteObservation``
-  (``reconciler.sepm.paging``).
+  (``reconciler.sepm.paging``); ``parse`` turns each element into what the caller keeps as its page
+  arrives, so a walk never holds the raw JSON of the whole list (computers keep only the fields the
+  adapter reads).
 - **Clock**: ``server_time_ms`` is SEPM's clock at the last response (``reconciler.sepm.clock``).
 - **Secrets**: the password and tokens never appear in ``repr``, log records or exception messages;
   SEPM's own error text is redacted before it is quoted.
@@ -24,10 +28,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import random
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar, overload
 from urllib.parse import quote
 
 import httpx
@@ -37,12 +42,19 @@ from reconciler.desired.schema import DesiredSite
 from reconciler.sepm.adapter import parse_location_entry
 from reconciler.sepm.clock import SepmClock
 from reconciler.sepm.connection import PinnedConnection
+from reconciler.sepm.decoding import computer_page_decoder, group_page_decoder
 from reconciler.sepm.errors import NotFound, Unauthorized, UnexpectedResponse
-from reconciler.sepm.paging import walk_pages
-from reconciler.sepm.pipeline import RequestPipeline
+from reconciler.sepm.limits import ResponseLimits
+from reconciler.sepm.paging import Parse, walk_pages
+from reconciler.sepm.pipeline import Decoder, RequestPipeline
 from reconciler.sepm.session import Session
 
 API_PATH = "/sepm/api/v1"
+T = TypeVar("T")
+
+
+def _as_is(element: dict[str, Any]) -> dict[str, Any]:
+    return element
 
 
 def rest_base_url(api_url: str) -> str:
@@ -71,6 +83,7 @@ class SepmClient:
         timeout: float = 30.0,
         page_size: int = 1000,
         monotonic: Callable[[], float] = time.monotonic,
+        limits: ResponseLimits | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._connection = PinnedConnection(
@@ -90,6 +103,7 @@ class SepmClient:
             retry=retry or RetryPolicy(),
             sleep=sleep,
             rng=rng or random.Random(),  # noqa: S311 - jitter, not cryptography
+            limits=limits or ResponseLimits(),
         )
 
     @classmethod
@@ -147,20 +161,32 @@ class SepmClient:
     async def version(self) -> dict[str, str]:
         """``GET version``: ``{"API_SEQUENCE", "API_VERSION", "version"}``."""
         body = await self._get_object("version")
-        return {str(k): str(v) for k, v in body.items()}
+        # Scalars only: str() of a deeply nested value could exhaust the recursion limit.
+        return {key: str(value) for key, value in body.items() if isinstance(value, str | int | float)}
 
     async def computers(self, *, updated_since_ms: int | None = None) -> list[dict[str, Any]]:
-        """Every computer, or (``lastUpdate``) those updated after ``updated_since_ms``."""
+        """Every computer, or (``lastUpdate``) those updated after ``updated_since_ms``.
+
+        Each record is cut down to the fields the adapter reads as its page is decoded
+        (``reconciler.sepm.decoding``): SEPM sends 147 fields a computer, and a site 100,000
+        computers.
+        """
         # A unique sort key (documented by Broadcom) keeps the order the same between the requests of
         # a walk; the default (computer name) ties on duplicate names, which SEPM sites often have.
         params: dict[str, Any] = {"sort": "COMPUTER_ID"}
         if updated_since_ms is not None:
             params["lastUpdate"] = updated_since_ms
-        return await self.pages("computers", params, key="uniqueId")
+        return await self.pages("computers", params, key="uniqueId", decoder=computer_page_decoder())
 
-    async def groups(self) -> list[dict[str, Any]]:
-        """Every group (list mode)."""
-        return await self.pages("groups", key="id")
+    @overload
+    async def groups(self) -> list[dict[str, Any]]: ...
+
+    @overload
+    async def groups(self, *, parse: Parse[T]) -> list[T]: ...
+
+    async def groups(self, *, parse: Parse[Any] = _as_is) -> list[Any]:
+        """Every group (list mode), each cut down to the fields the adapter reads, then ``parse``d."""
+        return await self.pages("groups", key="id", parse=parse, decoder=group_page_decoder())
 
     async def locations(self, group_id: str) -> list[tuple[str, str]]:
         """``(location id, name)`` of each location of a group."""
@@ -198,19 +224,34 @@ class SepmClient:
         return await self._get_object("replication/status")
 
     async def pages(
-        self, path: str, params: Mapping[str, Any] | None = None, *, key: str | None = None
-    ) -> list[dict[str, Any]]:
-        """Every element of a paged list (1-based ``pageIndex``), or ``IncompleteObservation``.
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        key: str | None = None,
+        parse: Parse[T] = _as_is,  # type: ignore[assignment]
+        decoder: Decoder = json.loads,
+    ) -> list[T]:
+        """Every element of a paged list (1-based ``pageIndex``), parsed, or ``IncompleteObservation``.
 
-        ``key`` names the identifying field; with it, elements inserted during the walk are tolerated
-        (see ``reconciler.sepm.paging``).
+        ``key`` names the identifying field; with it, elements inserted during the walk are tolerated.
+        ``parse`` runs on each element as its page arrives (see ``reconciler.sepm.paging``); ``decoder``
+        decodes each page's body.
         """
         query = dict(params or {})
 
         async def fetch(index: int, size: int) -> Any:
-            return await self._pipeline.get_json(path, params={**query, "pageIndex": index, "pageSize": size})
+            page = {**query, "pageIndex": index, "pageSize": size}
+            return await self._pipeline.get_json(path, params=page, decoder=decoder)
 
-        return await walk_pages(fetch, what=f"GET {self._base_url}/{path}", size=self._page_size, key=key)
+        return await walk_pages(
+            fetch,
+            what=f"GET {self._base_url}/{path}",
+            size=self._page_size,
+            key=key,
+            parse=parse,
+            limits=self._pipeline.limits,
+        )
 
     async def _get_object(self, path: str) -> dict[str, Any]:
         """GET ``path``, whose answer must be a JSON object."""

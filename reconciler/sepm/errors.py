@@ -6,8 +6,10 @@ SepmError
 │   ├── ServerError           HTTP 5xx
 │   ├── Throttled             HTTP 429; ``retry_after`` seconds when SEPM said so
 │   ├── RequestTimeout        connect/read/write/pool timeout
+│   │   └── DeadlineExceeded  the whole exchange, body included, outlasted its deadline (a drip)
 │   ├── ConnectionFailed      refused, reset, TLS handshake failure (not a pin mismatch)
 │   └── IncompleteObservation a page, a location or a TLS port could not be read: no snapshot
+│       └── PagingInconsistent  the pages ran past what the first one announced, or repeated ids
 └── PermanentError            trying again will not help; a human must act (the site stalls)
     ├── CredentialsRejected   HTTP 400/401/403 on identity/authenticate, a locked account included.
     │                         The client never retries it on its own: SEPM locks accounts.
@@ -17,6 +19,7 @@ SepmError
     ├── BadRequest            HTTP 400 on a read
     ├── Refused               HTTP 400 on a change, 403, 422, 423, other 4xx: SEPM declined the change
     ├── UnexpectedResponse    a 2xx whose body the adapter cannot read (a SEPM version we do not know)
+    ├── ResponseTooLarge      a body over the size limit, or a list announcing more elements than allowed
     └── PinMismatch           the peer presented a certificate the desired state does not allow
 ```
 
@@ -25,6 +28,10 @@ Contract:
   client builds every message itself, and text that comes from SEPM passes through a redactor first.
 - ``IncompleteObservation`` and ``PinMismatch`` sit where their remedy puts them (retry later; fix the
   desired state), so ``except TransientError`` / ``except PermanentError`` is all a caller needs.
+- The limits on what the client reads (``reconciler.sepm.limits``) sit where a retry can or cannot help:
+  a slow exchange or a walk that overran may go through next time (transient); the same request will
+  bring the same oversized body or the same huge list again, so only a human raising the limit (or
+  finding out why SEPM sends it) helps (permanent).
 """
 
 from __future__ import annotations
@@ -70,6 +77,10 @@ class RequestTimeout(TransientError):
     """No answer in time."""
 
 
+class DeadlineExceeded(RequestTimeout):
+    """The whole exchange (connect, send, headers and body) took longer than the request deadline."""
+
+
 class ConnectionFailed(TransientError):
     """The connection could not be made or broke (refused, reset, TLS handshake failure)."""
 
@@ -89,6 +100,12 @@ class IncompleteObservation(TransientError):
     def from_error(cls, message: str, cause: SepmError) -> IncompleteObservation:
         """Wrap a transient error, keeping its URL and any Retry-After."""
         return cls(message, url=cause.url, retry_after=getattr(cause, "retry_after", None))
+
+
+class PagingInconsistent(IncompleteObservation):
+    """A paged walk ran past what its first page announced (with slack), or repeated an element where
+    no change of the list explains it. Another walk may go through; a server that pages without end
+    fails every time, each time at a bounded cost."""
 
 
 class PermanentError(SepmError):
@@ -121,6 +138,10 @@ class Refused(PermanentError):
 
 class UnexpectedResponse(PermanentError):
     """A successful response whose body does not have the shape this client knows."""
+
+
+class ResponseTooLarge(PermanentError):
+    """A body larger than ``max_body_bytes``, or a list announcing more than ``max_elements``."""
 
 
 class PinMismatch(PermanentError):

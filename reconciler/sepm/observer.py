@@ -4,50 +4,58 @@ What one ``observe()`` reads:
 - ``GET version`` first: it authenticates and pins the REST port once, and its answer dates the
   snapshot: ``Observed.server_time`` is SEPM's clock at that response (``SepmClient.server_time_ms``).
   Everything else is read after it, so no datum of the snapshot is older than its ``server_time``.
-- All groups, each group's locations and each location's settings, bounded to ``concurrency`` requests
-  in flight (SEPM is a production server; be kind to it).
-- Clients: a full read the first time and every ``full_read_every`` observations (the only way to see
-  deletions and changes that do not touch ``lastUpdateTime``, such as ``onlineStatus``); in between,
-  only the clients with ``lastUpdateTime`` after the previous snapshot's ``server_time`` minus
-  ``incremental_margin_ms`` (check-ins being committed while we read), merged into the previous set.
-  An incremental read that does not fit the groups just read (a client in an unknown group) is
-  replaced by a full read on the spot.
-- Every desired server's certificate on its https, console and REST ports, by TLS.
+- All groups (a few pages), then at once, bounded to ``concurrency`` requests in flight besides the
+  client walk (SEPM is a production server; be kind to it):
+  - the locations and settings of the groups whose policy serial moved since the last snapshot, and
+    of every group the first time (``reconciler.sepm.group_reader``); the others keep theirs;
+  - clients: a full read the first time and every ``full_read_every`` observations (the only way to
+    see deletions and changes that do not touch ``lastUpdateTime``, such as ``onlineStatus``); in
+    between, only the clients with ``lastUpdateTime`` after the previous snapshot's ``server_time``
+    minus ``incremental_margin_ms``, merged into the previous set. The margin covers a check-in that
+    SEPM stamped before that instant but committed after the walk had passed its place, and the
+    second by which ``server_time`` may run ahead (it comes from a ``Date`` header): seconds, not
+    minutes, or every incremental read re-reads the clients of the whole margin. A record missed
+    anyway is never unsafe: the set keeps the client's older check-in, which holds a gate back, and
+    the next check-in or full read brings it. An incremental read that does not fit the groups just
+    read (a client in an unknown group) is replaced by a full read on the spot;
+  - every desired server's certificate on its https, console and REST ports, by TLS.
+- Records are cut down page by page as they arrive (``SepmClient.computers``), and each is released
+  as it becomes a model client, so one observation never holds the raw JSON of all the clients beside
+  the model built from it.
 
-Failure contract: the previous state is only replaced when a snapshot is complete. Transient
-failures, and races with changes made while reading (a group deleted between listing it and reading
-its locations: 404/409), raise ``IncompleteObservation``. Permanent errors that a retry cannot fix
-(rejected credentials, pin mismatch, an unreadable payload) propagate as they are, so the controller
-stalls the site instead of hammering SEPM.
+Failure contract: the previous state (client set, groups) is only replaced when a snapshot is complete.
+Transient failures, and races with changes made while reading (a group deleted between listing it and
+reading its locations: 404/409), raise ``IncompleteObservation``. Permanent errors that a retry cannot
+fix (rejected credentials, pin mismatch, an unreadable payload, a response over the limits) propagate
+as they are, so the controller stalls the site instead of hammering SEPM.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from reconciler.backoff import RetryPolicy, Sleep
 from reconciler.desired.schema import DesiredSite, Server
 from reconciler.model.observed import (
     Observed,
-    ObservedClient,
     ObservedGroup,
-    ObservedLocation,
     ObservedServer,
     PortKind,
     PresentedCertificate,
 )
 from reconciler.sepm import adapter
 from reconciler.sepm.client import SepmClient
+from reconciler.sepm.client_set import ClientSet
 from reconciler.sepm.concurrency import run_all, task_group
 from reconciler.sepm.errors import (
     Conflict,
     IncompleteObservation,
     NotFound,
     TransientError,
-    UnexpectedResponse,
 )
+from reconciler.sepm.group_reader import GroupReader
 from reconciler.sepm.tls import fetch_server_certificates, tls_ports
 
 T = TypeVar("T")
@@ -69,7 +77,7 @@ class Observer:
         tls_retry: RetryPolicy = TLS_RETRY,
         sleep: Sleep = asyncio.sleep,
         concurrency: int = 6,
-        incremental_margin_ms: int = 300_000,
+        incremental_margin_ms: int = 5_000,
     ) -> None:
         if full_read_every < 1:
             raise ValueError("full_read_every must be at least 1 (1 = always read every client)")
@@ -82,14 +90,21 @@ class Observer:
         self._concurrency = concurrency
         self._limit = asyncio.Semaphore(concurrency)
         self._margin_ms = incremental_margin_ms
-        self._clients: dict[str, ObservedClient] | None = None
+        self._groups = GroupReader(client)
+        self._clients = ClientSet()
+        self._first = True
         self._incremental_reads = 0
         self._last_server_time: int | None = None
 
     @property
     def next_read_is_full(self) -> bool:
         """Whether the next ``observe()`` reads every client (else only those updated since)."""
-        return self._clients is None or self._incremental_reads + 1 >= self._full_read_every
+        return self._first or self._incremental_reads + 1 >= self._full_read_every
+
+    @property
+    def groups_read(self) -> int:
+        """How many groups' locations and settings the last ``observe()`` read (the others were kept)."""
+        return self._groups.groups_read
 
     async def observe(self) -> Observed:
         """A complete snapshot of the site, or an exception (see the module docstring).
@@ -105,8 +120,10 @@ class Observer:
                 raise IncompleteObservation(
                     f"site {site}: SEPM sent no Date header or serverTime, so its clock is unknown"
                 )
+            wire_groups = await self._client.groups(parse=adapter.parse_group)
+            paths = {group.full_path.casefold(): group.id for group in wire_groups}
             async with task_group() as tasks:
-                groups_read = tasks.create_task(self._read_groups())
+                groups_read = tasks.create_task(self._groups.read(wire_groups, limit=self._limit))
                 records_read = tasks.create_task(self._read_client_records())
                 servers_read = tasks.create_task(self._read_servers())
             groups, (records, full), servers = (
@@ -114,12 +131,11 @@ class Observer:
                 records_read.result(),
                 servers_read.result(),
             )
-            paths = {group.full_path.casefold(): group.id for group in groups}
-            group_ids = set(paths.values())
-            clients = self._merge(records, full=full, paths=paths)
-            if not full and any(client.group_id not in group_ids for client in clients.values()):
+            group_ids = {group.id for group in groups}
+            clients = self._clients.merged(records, full=full, paths=paths)
+            if not full and clients.outside(group_ids) is not None:
                 records, full = await self._client.computers(), True
-                clients = self._merge(records, full=True, paths=paths)
+                clients = self._clients.merged(records, full=True, paths=paths)
             _check_consistent(site, groups, clients)
         except (NotFound, Conflict) as exc:
             raise IncompleteObservation(
@@ -136,11 +152,13 @@ class Observer:
             version=version,
             servers=servers,
             groups=tuple(groups),
-            clients=tuple(sorted(clients.values(), key=lambda c: c.id)),
+            clients=tuple(clients.clients.values()),
         )
 
-    def _commit(self, clients: dict[str, ObservedClient], *, full: bool, server_time: int) -> None:
+    def _commit(self, clients: ClientSet, *, full: bool, server_time: int) -> None:
+        self._groups.commit()
         self._clients = clients
+        self._first = False
         self._incremental_reads = 0 if full else self._incremental_reads + 1
         self._last_server_time = server_time
 
@@ -148,69 +166,14 @@ class Observer:
         async with self._limit:
             return await call()
 
-    # -- groups and locations ---------------------------------------------------------------------
-
-    async def _read_groups(self) -> list[ObservedGroup]:
-        wire_groups = [adapter.parse_group(raw) for raw in await self._client.groups()]
-        return await run_all(self._read_group(group) for group in wire_groups)
-
-    async def _read_group(self, group: adapter.WireGroup) -> ObservedGroup:
-        entries = await self._limited(lambda: self._client.locations(group.id))
-        default_id = adapter.default_location_id(group, entries)
-        if default_id is None and not group.inherits:
-            raise UnexpectedResponse(
-                f"group {group.full_path} ({group.id}) has no locations, so its settings cannot be read"
-            )
-        settings = await run_all(self._read_settings(group, location_id) for location_id, _ in entries)
-        by_location = dict(zip((location_id for location_id, _ in entries), settings, strict=True))
-        locations: list[ObservedLocation] = []
-        for location_id, name in entries:
-            default = by_location[default_id] if default_id is not None else by_location[location_id]
-            locations.append(
-                adapter.observed_location(
-                    location_id=location_id,
-                    name=name,
-                    is_default=location_id == default_id,
-                    settings=by_location[location_id],
-                    default=default,
-                )
-            )
-        return ObservedGroup(
-            id=group.id,
-            full_path=group.full_path,
-            inherits=group.inherits,
-            policy_serial=group.policy_serial,
-            locations=tuple(locations),
-        )
-
-    async def _read_settings(self, group: adapter.WireGroup, location_id: str) -> adapter.LocationSettings:
-        body = await self._limited(lambda: self._client.location_settings(group.id, location_id))
-        return adapter.parse_location_settings(body, where=f"group {group.full_path} location {location_id}")
-
     # -- clients ----------------------------------------------------------------------------------
 
     async def _read_client_records(self) -> tuple[list[dict[str, Any]], bool]:
-        """Raw computer records and whether they are all of them (else those updated since)."""
+        """Computer records (cut down as their pages arrive) and whether they are all of them."""
         if self.next_read_is_full or self._last_server_time is None:
             return await self._client.computers(), True
         since = self._last_server_time - self._margin_ms
         return await self._client.computers(updated_since_ms=since), False
-
-    def _merge(
-        self, records: list[dict[str, Any]], *, full: bool, paths: Mapping[str, str]
-    ) -> dict[str, ObservedClient]:
-        """The client set after applying ``records`` (to nothing for a full read, else to the last set).
-
-        Deletion markers remove. (The page walk has already kept one record per computer.)
-        """
-        clients = {} if full or self._clients is None else dict(self._clients)
-        for record in records:
-            client_id = adapter.client_id(record)
-            if adapter.is_deleted(record):
-                clients.pop(client_id, None)
-            else:
-                clients[client_id] = adapter.parse_client(record, group_ids_by_path=paths)
-        return clients
 
     # -- servers ------------------------------------------------------------------------------------
 
@@ -241,7 +204,7 @@ class Observer:
             ) from exc
 
 
-def _check_consistent(site: str, groups: list[ObservedGroup], clients: Mapping[str, ObservedClient]) -> None:
+def _check_consistent(site: str, groups: list[ObservedGroup], clients: ClientSet) -> None:
     by_path = {group.full_path.casefold() for group in groups}
     if not any(group.parent_path is None for group in groups):
         raise IncompleteObservation(f"site {site}: the group list has no root group")
@@ -251,10 +214,9 @@ def _check_consistent(site: str, groups: list[ObservedGroup], clients: Mapping[s
             raise IncompleteObservation(
                 f"site {site}: group {group.full_path} has no parent {parent} in the group list"
             )
-    ids = {group.id for group in groups}
-    for client in clients.values():
-        if client.group_id not in ids:
-            raise IncompleteObservation(
-                f"site {site}: computer {client.name} ({client.id}) is in group {client.group_id}, "
-                "which the group list does not have (a group created while reading?)"
-            )
+    stray = clients.outside({group.id for group in groups})
+    if stray is not None:
+        raise IncompleteObservation(
+            f"site {site}: computer {stray.name} ({stray.id}) is in group {stray.group_id}, "
+            "which the group list does not have (a group created while reading?)"
+        )

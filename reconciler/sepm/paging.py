@@ -22,26 +22,51 @@ A walk is not a snapshot: the list can change between two pages, and nothing but
 - Without a ``key`` elements cannot be told apart: nothing may change, ``totalElements`` must hold and
   the count must match it.
 
-``walk_pages`` returns every element or raises ``IncompleteObservation`` when
+Bounds (``reconciler.sepm.limits``), all taken from the first page, so that neither a server that
+pages without end nor one that repeats itself can make a walk cost more than the list it announced:
+- a first page announcing more than ``max_elements`` is ``ResponseTooLarge``;
+- at most ``walk_allowance(totalElements)`` distinct elements (the total plus slack for elements
+  inserted during the walk), and ``totalElements`` may not grow past that either;
+- an id may repeat across pages only as often as ``totalElements`` grew since the first page (each
+  insertion before the cursor pushes one element onto the next page; nothing else repeats one), and
+  never within one page;
+- at most as many pages as those elements, repeats included, fill at the first page's length, plus one.
+Breaking one is ``PagingInconsistent``, except repeats across pages: a removal and an insertion at
+once can cause one without growth, so the walk starts over first, like for a shrinking list.
+
+``walk_pages`` returns every element, each passed through ``parse`` as its page arrives (the raw page
+is dropped then, so a walk holds one page of raw JSON at a time), or raises ``IncompleteObservation``
+(``PagingInconsistent`` where a bound was broken) when
 - a page still fails after the client's retries (the transient error is attached as the cause);
 - an envelope lacks ``content`` or ``totalElements``, or says neither ``lastPage`` nor ``totalPages``;
+- an element lacks its key, or its key is not a string or a number;
 - a page before the last is empty, or ``lastPage`` is still false past ``totalPages``;
 - fewer elements arrived than ``totalElements`` promised (a short read), or more than it ended at.
-A permanent error on a page (credentials, pin) is not disguised: it propagates as it is.
+A permanent error on a page (credentials, pin, a body over the size limit, an element ``parse``
+refuses) is not disguised: it propagates as it is.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, overload
 
-from reconciler.sepm.errors import IncompleteObservation, TransientError
+from reconciler.sepm.errors import (
+    IncompleteObservation,
+    PagingInconsistent,
+    ResponseTooLarge,
+    TransientError,
+)
+from reconciler.sepm.limits import ResponseLimits
 
+T = TypeVar("T")
 PageFetcher = Callable[[int, int], Awaitable[Any]]
 """Fetch one page by its 1-based index and page size and return the decoded JSON body."""
+Parse = Callable[[dict[str, Any]], T]
+"""Turn one element of a page into what the caller keeps (it may raise ``UnexpectedResponse``)."""
 
-_MAX_PAGES = 1_000_000  # a server that never says "last page" must not keep us here forever
+_DEFAULT_LIMITS = ResponseLimits()
 
 
 @dataclass(frozen=True)
@@ -53,6 +78,10 @@ class _Page:
 
 class _ListChanged(Exception):
     """The list changed during a walk in a way that may have hidden an element."""
+
+    def __init__(self, reason: str, *, repeats: bool = False) -> None:
+        super().__init__(reason)
+        self.repeats = repeats
 
 
 def _read_envelope(body: Any, *, what: str, index: int) -> _Page:
@@ -90,74 +119,174 @@ async def _fetch(fetch: PageFetcher, index: int, size: int, *, what: str) -> _Pa
     return _read_envelope(body, what=what, index=index)
 
 
-async def _walk_once(fetch: PageFetcher, *, what: str, key: str | None, size: int) -> list[dict[str, Any]]:
-    items: dict[object, dict[str, Any]] = {}
-    ordered: list[dict[str, Any]] = []
-    first_total: int | None = None
-    total = 0
-    for index in range(1, _MAX_PAGES + 1):
-        page = await _fetch(fetch, index, size, what=what)
-        if first_total is None:
-            first_total = total = page.total_elements
-        elif page.total_elements < total or (key is None and page.total_elements != total):
+@dataclass(frozen=True)
+class _Bounds:
+    """What the first page allows a walk (see the module docstring)."""
+
+    first_total: int
+    allowed: int
+    pages: int
+
+    @classmethod
+    def from_first(cls, page: _Page, *, size: int, limits: ResponseLimits, what: str) -> _Bounds:
+        first_total = page.total_elements
+        if first_total > limits.max_elements:
+            raise ResponseTooLarge(
+                f"{what}: SEPM announces {first_total:,} elements, more than the {limits.max_elements:,} "
+                "allowed (max_elements); raise the limit if the site is really that large"
+            )
+        allowed = limits.walk_allowance(first_total)
+        per_page = len(page.content) if page.content and not page.last_page else size
+        sightings = allowed + (allowed - first_total)  # every distinct element, and repeats growth explains
+        return cls(first_total=first_total, allowed=allowed, pages=-(-sightings // per_page) + 1)
+
+    def overrun(self, what: str, problem: str) -> PagingInconsistent:
+        return PagingInconsistent(
+            f"{what}: {problem}, past what the first page's totalElements ({self.first_total:,}) allows "
+            f"with slack ({self.allowed:,} elements, {self.pages:,} pages); SEPM pages without end or "
+            "the list grew beyond the slack; no snapshot was taken"
+        )
+
+
+def _identity(element: dict[str, Any], key: str, *, what: str, index: int) -> str | int:
+    identity = element.get(key)
+    if identity is None:
+        raise IncompleteObservation(f"{what}: page {index} has an element without '{key}'")
+    if not isinstance(identity, str | int) or isinstance(identity, bool):
+        raise IncompleteObservation(f"{what}: page {index} has an element whose '{key}' is not an id")
+    return identity
+
+
+async def _walk_once(
+    fetch: PageFetcher, *, what: str, key: str | None, size: int, parse: Parse[T], limits: ResponseLimits
+) -> list[T]:
+    items: dict[str | int, T] = {}
+    ordered: list[T] = []
+    page = await _fetch(fetch, 1, size, what=what)
+    bounds = _Bounds.from_first(page, size=size, limits=limits, what=what)
+    total = bounds.first_total
+    repeats = 0
+    index = 1
+    while True:
+        if page.total_elements < total or (key is None and page.total_elements != total):
             raise _ListChanged(f"totalElements went from {total} to {page.total_elements}")
         total = page.total_elements
+        if total > bounds.allowed:
+            raise bounds.overrun(what, f"totalElements grew to {total:,} during the walk")
         if key is None:
-            ordered.extend(page.content)
+            ordered.extend(parse(element) for element in page.content)
         else:
             if index > 1:
                 await _check_nothing_skipped(fetch, index, size, items, what=what, key=key)
+            on_page: set[str | int] = set()
             for element in page.content:
-                identity = element.get(key)
-                if identity is None:
-                    raise IncompleteObservation(f"{what}: page {index} has an element without '{key}'")
-                items[identity] = element  # a later copy is the newer one; the position stays the first
+                identity = _identity(element, key, what=what, index=index)
+                if identity in on_page:
+                    raise PagingInconsistent(
+                        f"{what}: page {index} lists {key} {str(identity)[:80]!r} twice; "
+                        "no snapshot was taken"
+                    )
+                on_page.add(identity)
+                repeats += identity in items
+                items[identity] = parse(element)  # a later copy is the newer one; the position stays
+        if max(len(items), len(ordered)) > bounds.allowed:
+            raise bounds.overrun(
+                what, f"page {index} brings the walk to {max(len(items), len(ordered)):,} elements"
+            )
         if page.last_page:
             break
         if not page.content:
             raise IncompleteObservation(
                 f"{what}: page {index} is empty but not the last page; no snapshot was taken"
             )
-    else:
-        raise IncompleteObservation(f"{what}: no last page after {_MAX_PAGES} pages")
+        if repeats > total - bounds.first_total:
+            raise _ListChanged(
+                f"page {index} repeats elements already read ({repeats} so far) while totalElements grew "
+                f"by {total - bounds.first_total}",
+                repeats=True,
+            )
+        index += 1
+        if index > bounds.pages:
+            raise bounds.overrun(what, f"page {index} is still not the last")
+        page = await _fetch(fetch, index, size, what=what)
     result = ordered if key is None else list(items.values())
-    assert first_total is not None
-    if not first_total <= len(result) <= total:
+    if not bounds.first_total <= len(result) <= total:
         raise IncompleteObservation(
-            f"{what}: short read, {len(result)} elements where totalElements said {first_total}"
-            + (f" to {total}" if total != first_total else "")
+            f"{what}: short read, {len(result)} elements where totalElements said {bounds.first_total}"
+            + (f" to {total}" if total != bounds.first_total else "")
             + "; no snapshot was taken"
+        )
+    if repeats > total - bounds.first_total:
+        raise _ListChanged(
+            f"the last page repeats elements already read ({repeats} in all) while totalElements grew by "
+            f"{total - bounds.first_total}",
+            repeats=True,
         )
     return result
 
 
 async def _check_nothing_skipped(
-    fetch: PageFetcher, index: int, size: int, collected: dict[object, Any], *, what: str, key: str
+    fetch: PageFetcher, index: int, size: int, collected: dict[str | int, Any], *, what: str, key: str
 ) -> None:
     """Re-read the element at the last position of page ``index - 1``; it must be one collected already."""
     position = (index - 1) * size  # 1-based pageIndex with pageSize 1 = 1-based position
     probe = await _fetch(fetch, position, 1, what=f"{what} (position {position})")
-    if not probe.content or probe.content[0].get(key) not in collected:
+    found = probe.content[0].get(key) if probe.content else None
+    if not isinstance(found, str | int) or found not in collected:
         raise _ListChanged(f"the elements moved back past position {position} between two pages")
 
 
+def _as_is(element: dict[str, Any]) -> dict[str, Any]:
+    return element
+
+
+@overload
 async def walk_pages(
-    fetch: PageFetcher, *, what: str, size: int, key: str | None = None
-) -> list[dict[str, Any]]:
-    """Every element of a paged list, or ``IncompleteObservation`` (see the module docstring).
+    fetch: PageFetcher, *, what: str, size: int, key: str | None = None, limits: ResponseLimits = ...
+) -> list[dict[str, Any]]: ...
+
+
+@overload
+async def walk_pages(
+    fetch: PageFetcher,
+    *,
+    what: str,
+    size: int,
+    key: str | None = None,
+    parse: Parse[T],
+    limits: ResponseLimits = ...,
+) -> list[T]: ...
+
+
+async def walk_pages(
+    fetch: PageFetcher,
+    *,
+    what: str,
+    size: int,
+    key: str | None = None,
+    parse: Parse[Any] = _as_is,
+    limits: ResponseLimits = _DEFAULT_LIMITS,
+) -> list[Any]:
+    """Every element of a paged list, parsed, or ``IncompleteObservation`` (see the module docstring).
 
     ``size`` is the page size to ask for; ``key`` names the field that identifies an element
-    (``uniqueId``, ``id``) and lets the walk tolerate insertions made while it runs.
+    (``uniqueId``, ``id``) and lets the walk tolerate insertions made while it runs; ``parse`` turns
+    each element into what is kept (by default the element itself).
     """
     if size < 1:
         raise ValueError("a page holds at least one element")
     try:
-        return await _walk_once(fetch, what=what, key=key, size=size)
+        return await _walk_once(fetch, what=what, key=key, size=size, parse=parse, limits=limits)
     except _ListChanged:
         pass
     try:
-        return await _walk_once(fetch, what=what, key=key, size=size)
+        return await _walk_once(fetch, what=what, key=key, size=size, parse=parse, limits=limits)
     except _ListChanged as again:
+        if again.repeats:
+            raise PagingInconsistent(
+                f"{what}: elements came twice, in two walks in a row ({again}); SEPM pages "
+                "inconsistently; no snapshot was taken"
+            ) from again
         raise IncompleteObservation(
             f"{what}: the list changed while it was being read ({again}), twice in a row; "
             "no snapshot was taken"

@@ -13,6 +13,10 @@ Contract:
 - **Pinning**: a handshake that fails verification means the endpoint presents another certificate:
   the connection re-reads it and, if it is allowed, the request is sent again at once; otherwise
   ``PinMismatch`` is raised (``reconciler.sepm.connection``).
+- **Limits**: every answer is read within ``ResponseLimits`` (``reconciler.sepm.limits``): a body over
+  the size limit is ``ResponseTooLarge``, an exchange over the deadline ``DeadlineExceeded`` (retried
+  like any timeout). A body that is not JSON, or JSON nested beyond what the decoder can hold, is
+  ``UnexpectedResponse``: never another exception.
 - **Clock**: every response's ``Date`` (and the logon's ``serverTime``) feeds ``SepmClock``.
 - **Secrets**: SEPM's ``errorMessage`` is quoted in errors only after ``Session.redact``; request bodies
   and headers are never logged.
@@ -24,7 +28,7 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
@@ -41,11 +45,14 @@ from reconciler.sepm.errors import (
     UnexpectedResponse,
     error_for_status,
 )
+from reconciler.sepm.limits import Reply, ResponseLimits, exchange
 from reconciler.sepm.pinning import is_verification_failure
 from reconciler.sepm.retry_after import parse_retry_after
 from reconciler.sepm.session import Session
 
 _log = logging.getLogger(__name__)
+Decoder = Callable[[bytes], Any]
+"""Decodes a JSON body, raising ``ValueError`` (or ``RecursionError``) for anything it cannot read."""
 _CREDENTIAL_STATUSES = frozenset({400, 401, 403})
 
 
@@ -62,6 +69,7 @@ class RequestPipeline:
         retry: RetryPolicy,
         sleep: Sleep,
         rng: random.Random,
+        limits: ResponseLimits,
     ) -> None:
         self._base_url = base_url
         self._connection = connection
@@ -70,22 +78,29 @@ class RequestPipeline:
         self._retry = retry
         self._sleep = sleep
         self._rng = rng
+        self._limits = limits
         self._logon_lock = asyncio.Lock()
 
-    async def get_json(self, path: str, *, params: Mapping[str, Any] | None = None) -> Any:
-        """GET ``path`` and decode its JSON body."""
-        return self.decode(await self.request("GET", path, params=params))
+    async def get_json(
+        self, path: str, *, params: Mapping[str, Any] | None = None, decoder: Decoder = json.loads
+    ) -> Any:
+        """GET ``path`` and decode its JSON body (with ``decoder``, by default ``json.loads``)."""
+        return self.decode(await self.request("GET", path, params=params), decoder=decoder)
 
-    def decode(self, response: httpx.Response) -> Any:
+    @property
+    def limits(self) -> ResponseLimits:
+        return self._limits
+
+    def decode(self, reply: Reply, *, decoder: Decoder = json.loads) -> Any:
         """The JSON body of a successful response, or ``UnexpectedResponse``."""
         try:
-            return response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            return decoder(reply.body)
+        except (ValueError, RecursionError) as exc:  # ValueError: not JSON, not UTF-8, a 5,000-digit number
+            nested = " nested too deeply" if isinstance(exc, RecursionError) else ""
             raise UnexpectedResponse(
-                f"{response.request.method} {response.request.url} answered {response.status_code} "
-                "with a body that is not JSON",
-                url=str(response.request.url),
-                status=response.status_code,
+                f"{reply.method} {reply.url} answered {reply.status} with a body that is not JSON{nested}",
+                url=reply.url,
+                status=reply.status,
             ) from exc
 
     # -- logon ------------------------------------------------------------------------------------
@@ -107,10 +122,10 @@ class RequestPipeline:
     async def _authenticate(self) -> None:
         self._session.token = None
         credentials = self._session.credentials()
-        response = await self.request("POST", "identity/authenticate", json=credentials, login=True)
-        body = self.decode(response)
+        reply = await self.request("POST", "identity/authenticate", json=credentials, login=True)
+        body = self.decode(reply)
         if not isinstance(body, dict) or not self._session.accept(
-            body, date_header=response.headers.get("date")
+            body, date_header=reply.headers.get("date")
         ):
             raise UnexpectedResponse(f"POST {self._base_url}/identity/authenticate answered no token")
         _log.info("authenticated to %s as %s", self._base_url, self._session.username)
@@ -134,7 +149,7 @@ class RequestPipeline:
         json: Any = None,
         login: bool = False,
         bearer: str | None = None,
-    ) -> httpx.Response:
+    ) -> Reply:
         """One request with pinning, authentication, retries and error mapping.
 
         ``login``: the authentication call itself (no token; credential statuses are final).
@@ -148,23 +163,23 @@ class RequestPipeline:
                 token = bearer if bearer is not None else await self._valid_token()
             headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
 
-            async def send(headers: Mapping[str, str] = headers) -> httpx.Response:
+            async def send(headers: Mapping[str, str] = headers) -> Reply:
                 return await self._send(method, path, url, headers=headers, params=params, json=json)
 
-            response = await self._retry.call(
+            reply = await self._retry.call(
                 send, retry_on=TransientError, sleep=self._sleep, rng=self._rng, on_retry=_log_retry
             )
-            if response.is_success:
-                return response
-            status = response.status_code
+            if reply.is_success:
+                return reply
+            status = reply.status
             if login and status in _CREDENTIAL_STATUSES:
                 self._session.rejected = True
-                raise self._rejected_error(f"({status}: {self._detail(response) or 'no detail'})")
+                raise self._rejected_error(f"({status}: {self._detail(reply) or 'no detail'})")
             if status == 401 and may_reauthenticate:
                 may_reauthenticate = False  # a re-authentication is not a retry
                 self._session.forget(token)
                 continue
-            raise self._status_error(method, url, response)
+            raise self._status_error(method, url, reply)
 
     async def _send(
         self,
@@ -175,7 +190,7 @@ class RequestPipeline:
         headers: Mapping[str, str],
         params: Mapping[str, Any] | None,
         json: Any,
-    ) -> httpx.Response:
+    ) -> Reply:
         """One exchange. A transient failure (network, 5xx, 429) is raised for the retry loop; any other
         answer is returned for ``request`` to read."""
         outcome = await self._exchange(method, path, url, headers=headers, params=params, json=json)
@@ -197,16 +212,22 @@ class RequestPipeline:
         headers: Mapping[str, str],
         params: Mapping[str, Any] | None,
         json: Any,
-    ) -> httpx.Response | SepmError:
-        """One HTTP exchange: the response, or the transient error it met (``PinMismatch`` is raised)."""
+    ) -> Reply | SepmError:
+        """One HTTP exchange: the reply, or the transient error it met (``PinMismatch`` and
+        ``ResponseTooLarge`` are raised)."""
         error: SepmError = ConnectionFailed(f"{method} {url} failed", url=url)
         for _ in range(2):  # a second go only right after re-pinning to a newly presented certificate
             generation = 0
             try:
                 http, generation = await self._connection.client()
-                return await http.request(method, path, params=params, json=json, headers=dict(headers))
-            except TransientError as exc:  # reading the certificate before connecting failed
+                request = http.build_request(method, path, params=params, json=json, headers=dict(headers))
+                return await exchange(http, request, url=url, limits=self._limits)
+            except TransientError as exc:  # reading the certificate first failed, or the deadline passed
                 return exc
+            except httpx.DecodingError as exc:  # a compressed body that does not decompress
+                raise UnexpectedResponse(
+                    f"{method} {url} answered a body that could not be decoded: {exc}", url=url
+                ) from exc
             except httpx.TimeoutException as exc:
                 return _caused(RequestTimeout(f"{method} {url} timed out; is SEPM overloaded?", url=url), exc)
             except httpx.TransportError as exc:
@@ -226,23 +247,23 @@ class RequestPipeline:
                 return exc
         return error
 
-    def _status_error(self, method: str, url: str, response: httpx.Response) -> SepmError:
+    def _status_error(self, method: str, url: str, reply: Reply) -> SepmError:
         retry_after = parse_retry_after(
-            response.headers.get("retry-after"), date_header=response.headers.get("date")
+            reply.headers.get("retry-after"), date_header=reply.headers.get("date")
         )
         return error_for_status(
             method=method,
             url=url,
-            status=response.status_code,
-            detail=self._detail(response),
+            status=reply.status,
+            detail=self._detail(reply),
             retry_after=retry_after,
         )
 
-    def _detail(self, response: httpx.Response) -> str:
+    def _detail(self, reply: Reply) -> str:
         """SEPM's ``errorMessage`` (at most 300 characters), with secrets redacted; empty if none."""
         try:
-            body = response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
+            body = json.loads(reply.body)
+        except (ValueError, RecursionError):
             body = None
         text = body.get("errorMessage") if isinstance(body, dict) else None
         if not isinstance(text, str):

@@ -21,7 +21,7 @@ def parse_retry_after(value: str | None, *, date_header: str | None = None) -> f
     text = value.strip()
     if not text:
         return None
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # isdigit alone admits "²", which float() refuses
         return float(text)
     until_ms = parse_http_date_ms(text)
     now_ms = parse_http_date_ms(date_header)

@@ -15,11 +15,17 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from reconciler.sepm.clock import SepmClock
 
 _MAX_MARGIN_MS = 60_000
+_MAX_EPOCH_MS = 2**63 - 1  # SEPM's times are Java longs
+_MAX_LIFETIME_S = 2**31 - 1
+
+
+def _whole(value: object, *, maximum: int) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= maximum
 
 
 class Session:
@@ -59,11 +65,11 @@ class Session:
         if not isinstance(token, str) or not token:
             return False
         server_time = body.get("serverTime")
-        if isinstance(server_time, int) and not isinstance(server_time, bool):
+        if _whole(server_time, maximum=_MAX_EPOCH_MS):  # anything else is no reading at all
             self._clock.observe_server_time(server_time, date_header=date_header)
         issued = self._clock.last_ms
         lifetime = body.get("tokenExpiration")
-        if isinstance(lifetime, int) and not isinstance(lifetime, bool) and issued is not None:
+        if _whole(lifetime, maximum=_MAX_LIFETIME_S) and lifetime > 0 and issued is not None:
             self._expires_ms = issued + lifetime * 1000
             self._margin_ms = min(_MAX_MARGIN_MS, lifetime * 100)
         else:

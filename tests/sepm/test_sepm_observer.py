@@ -176,7 +176,8 @@ async def test_a_failed_observation_keeps_the_previous_client_set(fake, make_cli
     """A failing page raises IncompleteObservation; the next read still builds on the last good snapshot."""
     populate(fake)
     async with make_client() as client:
-        observer = Observer(desired(tls), client)
+        # The margin is given (it was this test's default) so that the window is told apart from the page.
+        observer = Observer(desired(tls), client, incremental_margin_ms=300_000)
         first = await observer.observe()
         fake.now_ms += 60_000
         fake.add_script("GET", "computers", *[error(500, "db")] * 10)

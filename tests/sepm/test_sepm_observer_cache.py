@@ -1,0 +1,139 @@
+"""What an observation reads again, and what it keeps: groups by policy serial, clients by record."""
+
+from __future__ import annotations
+
+import pytest
+from sepm_fakes import START_MS, FakeSepm, TlsServer, error
+from test_sepm_observer import CERT, EMEA, ROOT, SALES, _computer, desired, populate
+
+from reconciler.sepm.errors import IncompleteObservation
+from reconciler.sepm.observer import Observer
+
+
+@pytest.fixture
+async def tls():
+    async with TlsServer(CERT) as server:
+        yield server
+
+
+def _settings_reads(fake: FakeSepm) -> list[str]:
+    """The groups whose locations were listed, in order."""
+    return [r.url.path.split("/")[-2] for r in fake.log if r.url.path.endswith("/locations")]
+
+
+def _bump(fake: FakeSepm, group_id: str, serial: str) -> None:
+    next(g for g in fake.groups if g["id"] == group_id)["policySerialNumber"] = serial
+
+
+async def test_groups_are_read_again_only_when_their_policy_serial_moved(fake, make_client, tls):
+    """A second observation lists no locations; after a serial moves, only that group is read again."""
+    populate(fake)
+    async with make_client() as client:
+        observer = Observer(desired(tls), client)
+        await observer.observe()
+        assert sorted(_settings_reads(fake)) == sorted([ROOT, SALES, EMEA])
+        fake.log.clear()
+        await observer.observe()
+        assert _settings_reads(fake) == []
+        assert observer.groups_read == 0
+        fake.settings[(SALES, "BBBB-VPN")]["configuration"]["communication_settings"]["sem_server"][
+            "name"
+        ] = "Laptops (HTTP)"
+        _bump(fake, SALES, "BBBB-11/29/2025 19:00:00 002")
+        third = await observer.observe()
+    assert _settings_reads(fake) == [SALES]
+    sales = third.groups_by_id()[SALES]
+    assert [loc.management_server_list for loc in sales.locations][1] == "Laptops (HTTP)"
+    assert sales.policy_serial == "BBBB-11/29/2025 19:00:00 002"
+
+
+async def test_a_settings_change_without_a_serial_is_not_seen_until_the_serial_moves(fake, make_client, tls):
+    """The cache trusts SEPM's serial (adapter fact 12): the serial, not the settings, decides a re-read."""
+    populate(fake)
+    async with make_client() as client:
+        observer = Observer(desired(tls), client)
+        await observer.observe()
+        fake.settings[(ROOT, "AAAA-DEF")]["configuration"]["general_settings"]["security_settings"][
+            "secure_communications"
+        ] = False
+        kept = await observer.observe()
+        _bump(fake, ROOT, "AAAA-11/29/2025 19:00:00 003")
+        seen = await observer.observe()
+    assert kept.groups_by_id()[ROOT].locations[0].secure_communications is True
+    assert seen.groups_by_id()[ROOT].locations[0].secure_communications is False
+
+
+async def test_a_renamed_group_keeps_its_locations_under_its_new_path(fake, make_client, tls):
+    """A new fullPathName with the same serial is taken without reading the group's settings again."""
+    populate(fake)
+    async with make_client() as client:
+        observer = Observer(desired(tls), client)
+        first = await observer.observe()
+        fake.groups[1]["fullPathName"] = "My Company\\Sales and Marketing"
+        fake.groups[2]["fullPathName"] = "My Company\\Sales and Marketing\\EMEA"
+        fake.log.clear()
+        second = await observer.observe()
+    assert _settings_reads(fake) == []
+    assert second.groups_by_id()[SALES].full_path == "My Company\\Sales and Marketing"
+    assert second.groups_by_id()[SALES].locations == first.groups_by_id()[SALES].locations
+
+
+async def test_a_failed_observation_keeps_the_groups_of_the_last_good_one(fake, make_client, tls):
+    """Groups read during a failed observation are not kept: the next one reads them again."""
+    populate(fake)
+    async with make_client() as client:
+        observer = Observer(desired(tls), client)
+        await observer.observe()
+        _bump(fake, EMEA, "CCCC-11/29/2025 19:00:00 004")
+        fake.add_script("GET", "computers", *[error(503, "busy")] * 10)
+        with pytest.raises(IncompleteObservation):
+            await observer.observe()
+        fake.script.clear()
+        fake.log.clear()
+        await observer.observe()
+    assert _settings_reads(fake) == [EMEA]
+
+
+async def test_clients_whose_records_say_nothing_new_stay_the_same_objects(fake, make_client, tls):
+    """A full read of an unchanged site builds no new client; a changed record builds exactly one."""
+    populate(fake)
+    async with make_client() as client:
+        observer = Observer(desired(tls), client, full_read_every=1)
+        first = await observer.observe()
+        fake.computers[3] = _computer(3, ROOT, last=START_MS)
+        second = await observer.observe()
+    same = [a is b for a, b in zip(first.clients, second.clients, strict=True)]
+    assert same == [c.id != "U0003" for c in first.clients]
+    assert second.clients == tuple(sorted(second.clients, key=lambda c: c.id))
+
+
+async def test_the_incremental_window_has_a_margin_of_seconds(fake, make_client, tls):
+    """By default an incremental read asks for clients updated in the last snapshot's time less 5 s."""
+    populate(fake)
+    async with make_client() as client:
+        observer = Observer(desired(tls), client)
+        first = await observer.observe()
+        fake.now_ms += 60_000
+        await observer.observe()
+    first_pages = [c for c in fake.calls("GET", "computers") if c.url.params["pageIndex"] == "1"]
+    assert first_pages[-1].url.params["lastUpdate"] == str(first.server_time - 5_000)
+
+
+async def test_a_client_moved_then_its_old_group_deleted_is_consistent(fake, make_client, tls):
+    """Moving a client out of a group, then deleting the group, is no inconsistency (counts follow)."""
+    populate(fake)
+    async with make_client() as client:
+        observer = Observer(desired(tls), client)
+        await observer.observe()
+        for n, computer in enumerate(fake.computers):
+            if computer["group"]["id"] == EMEA:
+                fake.computers[n] = _computer(n, SALES, last=fake.now_ms + 1_000)
+        fake.now_ms += 60_000
+        await observer.observe()
+        fake.groups.pop()  # EMEA, now empty
+        fake.now_ms += 60_000
+        third = await observer.observe()
+    assert {c.group_id for c in third.clients} == {ROOT, SALES}
+    first_pages = [c for c in fake.calls("GET", "computers") if c.url.params["pageIndex"] == "1"]
+    incremental = [c.url.params.get("lastUpdate") is not None for c in first_pages]
+    assert incremental == [False, True, True]  # the third read stayed incremental: nothing out of place
