@@ -11,6 +11,8 @@ Contract:
   account after five failures). The client latches a rejection, whether it happened while observing or
   while acting; ``observe`` then refuses at once, without the network, until either changes. The secret
   is re-read at every reconcile, so a corrected one resumes the site by itself.
+- Every exchange of the client is reported to ``on_exchange`` (endpoint family, outcome), for the
+  request counter.
 - ``sepm_now()``: SEPM's clock at its last answer, for steps journalled without an observation of their
   own; never a made-up value.
 """
@@ -26,14 +28,16 @@ from reconciler.desired.secrets import resolve_secret
 from reconciler.model.observed import Observed
 from reconciler.sepm.client import SepmClient
 from reconciler.sepm.errors import CredentialsRejected, SepmError
+from reconciler.sepm.exchange_kinds import ExchangeHook
 from reconciler.sepm.observer import Observer
 
 log = logging.getLogger(__name__)
 
 
 class SepmConnection:
-    def __init__(self, site: str) -> None:
+    def __init__(self, site: str, *, on_exchange: ExchangeHook | None = None) -> None:
         self.site = site
+        self._on_exchange = on_exchange
         self._client: SepmClient | None = None
         self._observer: Observer | None = None
         self._key = ""
@@ -56,7 +60,7 @@ class SepmConnection:
             )
         if self._client is None or key != self._key:
             await self.aclose()
-            self._client = SepmClient.for_site(desired, password=password)
+            self._client = SepmClient.for_site(desired, password=password, on_exchange=self._on_exchange)
             self._observer = Observer(desired, self._client)
             self._key = key
         assert self._observer is not None

@@ -84,11 +84,15 @@ class SiteWorker:
             journal=self.journal, site=self.site, owner=self.owner, ttl=self.lease_ttl, on_lost=self.wake.set
         )
         self.records = SiteJournal(self.journal, self.site)
-        self.connection = SepmConnection(self.site)
+        self.connection = SepmConnection(self.site, on_exchange=self._count_exchange)
         self.failures = Failures(self.site, self.rng)
         self.actor = StepActor(self.site, self.records, self.lease, self.connection, self.failures)
         self.reporter = SiteReporter(self.site, self.source, self.publish)
         self._gate_counts: dict[str, int] = {}
+
+    def _count_exchange(self, endpoint: str, outcome: str) -> None:
+        if self.board is not None:
+            self.board.count_request(self.site, endpoint, outcome)
 
     # -- loop ---------------------------------------------------------------------------------------
 

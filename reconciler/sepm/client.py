@@ -44,6 +44,7 @@ from reconciler.sepm.clock import SepmClock
 from reconciler.sepm.connection import PinnedConnection
 from reconciler.sepm.decoding import computer_page_decoder, group_page_decoder
 from reconciler.sepm.errors import NotFound, Unauthorized, UnexpectedResponse
+from reconciler.sepm.exchange_kinds import ExchangeHook
 from reconciler.sepm.limits import ResponseLimits
 from reconciler.sepm.paging import Parse, walk_pages
 from reconciler.sepm.pipeline import Decoder, RequestPipeline
@@ -84,6 +85,7 @@ class SepmClient:
         page_size: int = 1000,
         monotonic: Callable[[], float] = time.monotonic,
         limits: ResponseLimits | None = None,
+        on_exchange: ExchangeHook | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._connection = PinnedConnection(
@@ -104,6 +106,7 @@ class SepmClient:
             sleep=sleep,
             rng=rng or random.Random(),  # noqa: S311 - jitter, not cryptography
             limits=limits or ResponseLimits(),
+            on_exchange=on_exchange,
         )
 
     @classmethod

@@ -18,6 +18,8 @@ Contract:
   like any timeout). A body that is not JSON, or JSON nested beyond what the decoder can hold, is
   ``UnexpectedResponse``: never another exception.
 - **Clock**: every response's ``Date`` (and the logon's ``serverTime``) feeds ``SepmClock``.
+- **Counting**: every exchange, retries included, is reported to ``on_exchange`` as its endpoint family
+  and outcome (`reconciler.sepm.exchange_kinds`), for ``sepm_reconciler_sepm_requests_total``.
 - **Secrets**: SEPM's ``errorMessage`` is quoted in errors only after ``Session.redact``; request bodies
   and headers are never logged.
 """
@@ -45,6 +47,7 @@ from reconciler.sepm.errors import (
     UnexpectedResponse,
     error_for_status,
 )
+from reconciler.sepm.exchange_kinds import ExchangeHook, endpoint_family, outcome_of
 from reconciler.sepm.limits import Reply, ResponseLimits, exchange
 from reconciler.sepm.pinning import is_verification_failure
 from reconciler.sepm.retry_after import parse_retry_after
@@ -70,8 +73,10 @@ class RequestPipeline:
         sleep: Sleep,
         rng: random.Random,
         limits: ResponseLimits,
+        on_exchange: ExchangeHook | None = None,
     ) -> None:
         self._base_url = base_url
+        self._on_exchange = on_exchange
         self._connection = connection
         self._session = session
         self._clock = clock
@@ -193,9 +198,15 @@ class RequestPipeline:
     ) -> Reply:
         """One exchange. A transient failure (network, 5xx, 429) is raised for the retry loop; any other
         answer is returned for ``request`` to read."""
-        outcome = await self._exchange(method, path, url, headers=headers, params=params, json=json)
+        try:
+            outcome = await self._exchange(method, path, url, headers=headers, params=params, json=json)
+        except SepmError as raised:
+            self._count(method, path, None, raised)
+            raise
         if isinstance(outcome, SepmError):
+            self._count(method, path, None, outcome)
             raise outcome
+        self._count(method, path, outcome.status, None)
         self._clock.observe_date(outcome.headers.get("date"))
         if not outcome.is_success:
             error = self._status_error(method, url, outcome)
@@ -246,6 +257,10 @@ class RequestPipeline:
             except TransientError as exc:
                 return exc
         return error
+
+    def _count(self, method: str, path: str, status: int | None, error: SepmError | None) -> None:
+        if self._on_exchange is not None:
+            self._on_exchange(endpoint_family(method, path), outcome_of(status, error))
 
     def _status_error(self, method: str, url: str, reply: Reply) -> SepmError:
         retry_after = parse_retry_after(

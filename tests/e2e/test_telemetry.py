@@ -119,3 +119,13 @@ async def test_a_live_scrape_follows_prometheus_conventions_and_is_complete(rehe
     assert (
         time.time() - values[("sepm_reconciler_last_observation_timestamp_seconds", (("site", site),))] < 60
     )
+    requests = {
+        dict(labels)["endpoint"]: value
+        for (name, labels), value in values.items()
+        if name == "sepm_reconciler_sepm_requests_total"
+        and dict(labels)["site"] == site
+        and dict(labels)["outcome"] == "ok"
+    }
+    assert requests.get("POST identity/authenticate", 0) >= 1
+    assert requests.get("GET computers", 0) >= 1
+    assert "GET groups/{id}/locations" in requests  # identifiers folded: one series per endpoint family
