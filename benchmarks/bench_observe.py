@@ -10,7 +10,9 @@ does (``SepmClient.for_site`` + ``Observer``: real HTTPS with pinning, real TLS 
    serials move), then the simulated clock moves on until about 1% of the clients have checked in;
 3. an incremental observation (clients updated since the last snapshot, groups whose serial moved);
 4. churn again, then a full observation: the periodic full read of every client (groups as in 3);
-5. ``reconciler.plan.plan`` on each snapshot, for a desired state that rotates every server.
+5. ``reconciler.plan.plan`` on each snapshot, for a desired state that rotates every server (its
+   gates predicted, none measured yet), and what a waiting gate over every client adds to a plan (the
+   site's columns and one measurement).
 
 Printed per phase: CPU seconds of this process (``time.process_time``: the simulator's work is in its
 own process and not counted), its peak resident memory (VmHWM, reset through ``/proc/self/clear_refs``
@@ -50,6 +52,8 @@ import yaml
 from reconciler.desired.schema import DesiredSite
 from reconciler.model.observed import Observed
 from reconciler.plan import plan
+from reconciler.plan.gates import GateScope, Part, measure
+from reconciler.plan.site import view
 from reconciler.sepm.client import SepmClient
 from reconciler.sepm.observer import Observer
 from reconciler.sim.console_client import ConsoleClient
@@ -261,6 +265,7 @@ class Phase:
     records: int
     groups_read: int
     plan_s: float
+    gate_s: float
 
 
 @dataclass
@@ -293,6 +298,7 @@ async def bench_size(clients: int, folder: Path, counter: RequestCounter, profil
                     records=records.count,
                     groups_read=observer.groups_read,
                     plan_s=_time_plan(desired, observed),
+                    gate_s=_time_gate(desired, observed),
                 )
         assert observed is not None
         return Row(
@@ -330,13 +336,31 @@ def _time_plan(desired: DesiredSite, observed: Observed) -> float:
     return time.process_time() - started
 
 
+def _time_gate(desired: DesiredSite, observed: Observed) -> float:
+    """What a plan spends on a waiting gate over every client: the site's columns, then one measurement
+    (counted from a certificate update ten minutes before the snapshot)."""
+    started = time.process_time()
+    site = view(observed, desired.no_failover_versions)
+    change = ("update_certificate:bench",)
+    scope = GateScope((Part(change, tuple(site.clients.sources)),), change, unsourced=True)
+    measure(
+        scope,
+        site.clients,
+        applied={change[0]: observed.server_time - 600_000},
+        fallback=observed.server_time,
+        gates=desired.gates,
+        now=observed.server_time,
+    )
+    return time.process_time() - started
+
+
 # -- output ---------------------------------------------------------------------------------------
 
 
 def print_table(rows: list[Row]) -> None:
     header = f"{'clients':>8} {'groups':>6} {'phase':>12} | {'CPU s':>7} {'of it GC':>8} {'peak MB':>8} "
     header += f"{'requests':>8} "
-    header += f"{'records':>8} {'groups read':>11} | {'plan CPU s':>10}"
+    header += f"{'records':>8} {'groups read':>11} | {'plan CPU s':>10} {'gate CPU s':>10}"
     print(header)
     print("-" * len(header))
     for row in rows:
@@ -345,7 +369,7 @@ def print_table(rows: list[Row]) -> None:
             print(
                 f"{row.clients:>8} {row.groups:>6} {name:>12} | {f.cpu_s:>7.3f} {f.gc_s:>8.3f} "
                 f"{f.peak_mb:>8.0f} {f.requests:>8} {phase.records:>8} {phase.groups_read:>11} | "
-                f"{phase.plan_s:>10.3f}"
+                f"{phase.plan_s:>10.3f} {phase.gate_s:>10.3f}"
             )
     if len(rows) > 1:
         print("\ngrowth from one size to the next (CPU ratio; clients x10 means linear at x10):")

@@ -88,7 +88,9 @@ class GateMeasurement(_Frozen):
     in_scope: int
     passed: int
     max_lagging: int
-    lagging: tuple[str, ...] = Field(default=(), description="names of the first clients still lagging")
+    lagging: tuple[str, ...] = Field(
+        default=(), description="names of the lagging clients furthest behind (earliest last check-in first)"
+    )
     dormant: tuple[str, ...] = Field(default=(), description="names of clients excluded as dormant")
     dormant_count: int = 0
     open: bool

@@ -22,7 +22,7 @@ the group tree again.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from reconciler.model.agent_versions import cannot_fail_over
@@ -92,30 +92,35 @@ class SiteView:
 
 @dataclass(frozen=True)
 class Clients:
-    """The clients of the snapshot grouped by the group whose settings they follow, with what a gate reads.
+    """The clients of the snapshot as columns, grouped by group and by the group whose settings they follow.
 
-    A gate over a whole site counts each of 100,000 clients: indices into ``items`` grouped by settings
-    source, ``last`` as plain ints, and one heartbeat per source keep a plan to a few passes over them.
+    A gate over a whole site counts each of 100,000 clients: indices into ``items`` per group, check-in
+    times as a plain column, one heartbeat per settings source and one policy serial per group keep a
+    plan to a few passes over them.
     """
 
     items: tuple[ObservedClient, ...]
-    last: tuple[int, ...]
+    last: list[int]
     """``last_update_time``, indexed as ``items``."""
-    by_source: Mapping[str, tuple[int, ...]]
-    """settings-source group id -> its clients (indices, in snapshot order)."""
+    by_group: Mapping[str, list[int]]
+    """group id -> its clients (indices, in snapshot order), for the groups of the snapshot."""
+    sources: Mapping[str, tuple[str, ...]]
+    """settings-source group id -> the groups that follow its settings (itself included) and hold clients."""
+    policy: Mapping[str, str]
+    """group id -> its current policy serial."""
     heartbeat_ms: Mapping[str, int]
     """settings-source group id -> its effective heartbeat."""
-    unsourced: tuple[int, ...]
+    unsourced: list[int]
     """clients whose group is missing from the snapshot (hand-written snapshots only): they are given the
     site's slowest heartbeat (``slowest_ms``) and never hold their group's policy."""
     slowest_ms: int
-    policy: Mapping[str, str]
-    """group id -> its current policy serial."""
 
-    def current(self, index: int) -> bool:
-        """The client holds its own group's current policy serial."""
-        client = self.items[index]
-        return client.profile_serial == self.policy.get(client.group_id)
+    def holds_policy(self, index: int, serial: str) -> bool:
+        return self.items[index].profile_serial == serial
+
+    def names(self, indices: Iterable[int]) -> Iterator[str]:
+        items = self.items
+        return (items[i].name for i in indices)
 
 
 def view(observed: Observed, no_failover: Sequence[str]) -> SiteView:
@@ -156,22 +161,23 @@ def _columns(
     by_group: defaultdict[str, list[int]] = defaultdict(list)
     for index, client in enumerate(clients):
         by_group[client.group_id].append(index)
-    by_source: dict[str, list[int]] = {}
+    sources: dict[str, list[str]] = {}
     unsourced: list[int] = []
-    for group_id, indices in by_group.items():
+    for group_id in sorted(by_group):
         origin = source.get(group_id)
         if origin is None:
-            unsourced.extend(indices)
+            unsourced.extend(by_group.pop(group_id))
         else:
-            by_source.setdefault(origin.id, []).extend(indices)
+            sources.setdefault(origin.id, []).append(group_id)
     return Clients(
         items=clients,
-        last=tuple(c.last_update_time for c in clients),
-        by_source={key: tuple(sorted(value)) for key, value in by_source.items()},
-        heartbeat_ms=heartbeat_ms,
-        unsourced=tuple(sorted(unsourced)),
-        slowest_ms=slowest,
+        last=[c.last_update_time for c in clients],
+        by_group=dict(by_group),
+        sources={key: tuple(value) for key, value in sources.items()},
         policy={g.id: g.policy_serial for g in groups.values()},
+        heartbeat_ms=heartbeat_ms,
+        unsourced=sorted(unsourced),
+        slowest_ms=slowest,
     )
 
 

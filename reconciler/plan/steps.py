@@ -289,7 +289,7 @@ def _site_gate(site: SiteView, gate_id: str, updates: Sequence[Server]) -> Draft
         description=f"wait until every client has checked in since the new certificate of {names}",
         server=updates[0].name if len(updates) == 1 else None,
     )
-    every = Part(since, tuple(site.clients.by_source))
+    every = Part(since, tuple(site.clients.sources))
     return Draft(step, visible=None, gate=GateScope((every,), since, unsourced=True))
 
 

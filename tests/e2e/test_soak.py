@@ -47,6 +47,8 @@ class Figures:
     journal_lost: bool = False
     seconds: float = 0.0
     outcome: str | None = None
+    done: int = 0
+    """steps done when last looked at (says where a rotation that did not complete stood)."""
 
 
 def _fault(sim: Simulator, rng: random.Random) -> str:
@@ -85,6 +87,7 @@ def _rotate(
         while time.monotonic() - started < PER_ROTATION_SECONDS:
             time.sleep(rng.uniform(0.2, 1.0))
             done, outcome = done_steps(journal_path, rehearsal.site)
+            figures.done = done
             if outcome is not None:
                 figures.outcome = outcome
                 break
@@ -123,6 +126,10 @@ def _rotate(
     return figures, before, rehearsal
 
 
+def _tail(log: Path, lines: int = 30) -> str:
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:]) if log.exists() else "(no log)"
+
+
 @pytest.mark.soak
 def test_soak_many_rotations_with_faults_kills_and_a_lost_journal(tmp_path: Path):
     """At least 20 rotations over every small shipped scenario, with random faults and kill -9s and one
@@ -140,7 +147,10 @@ def test_soak_many_rotations_with_faults_kills_and_a_lost_journal(tmp_path: Path
             report, after = rehearsal.report(), rehearsal.location_settings()
             rows.append(figures)
             where = f"rotation {index} ({scenario})"
-            assert figures.outcome == "completed", f"{where} did not complete in {PER_ROTATION_SECONDS:.0f}s"
+            assert figures.outcome == "completed", (
+                f"{where} did not complete in {PER_ROTATION_SECONDS:.0f}s ({figures}); the controller's "
+                f"last lines:\n{_tail(tmp_path / f'r{index:02d}' / 'controller.log')}"
+            )
             assert report["orphaned"] == [], f"{where}: orphaned {report['orphaned'][:3]}"
             assert all(run.get("to") is not None for run in report["cutOff"]), (
                 f"{where}: a client stays cut off"

@@ -65,9 +65,7 @@ def observe(site: Site) -> Observed:
 def site_gate(observed: Observed) -> tuple[GateScope, Clients]:
     """Every client of the site, counted from the change (the site gate the planner builds)."""
     site = view(observed, ("14.2.*",))
-    return GateScope(
-        (Part((CHANGE,), tuple(site.clients.by_source)),), (CHANGE,), unsourced=True
-    ), site.clients
+    return GateScope((Part((CHANGE,), tuple(site.clients.sources)),), (CHANGE,), unsourced=True), site.clients
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
