@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 
 from reconciler.desired.schema import Gates
 from reconciler.model.plan import GateMeasurement
-from reconciler.plan.site import Clients
+from reconciler.plan.columns import Clients
 
 NAMES_SHOWN = 10
 """How many lagging / dormant client names a measurement carries (the plan carries every dormant one)."""
@@ -143,7 +143,7 @@ def measure(
     start = _latest(scope.since_steps, applied, fallback)
     cycles, allowed = gates.heartbeat_cycles, gates.max_lagging_clients
     dormant_ms = gates.dormant_after * 1000
-    last_of, holds_policy = clients.last, clients.holds_policy
+    last_of, profile = clients.last, clients.profile
     passed = 0
     lagging: list[int] = []
     dormant: list[int] = []
@@ -159,7 +159,7 @@ def measure(
             if last < floor:
                 dormant.append(i)
                 continue
-            if last > threshold and serial is not None and holds_policy(i, serial):
+            if last > threshold and profile[i] == serial:
                 passed += 1
             else:
                 lagging.append(i)

@@ -266,4 +266,4 @@ def _original_certificates(
 
 def _dormant_now(desired: DesiredSite, site: SiteView, now: int) -> tuple[str, ...]:
     cutoff = now - desired.gates.dormant_after * 1000
-    return tuple(sorted(c.name for c in site.observed.clients if c.last_update_time < cutoff))
+    return tuple(sorted(site.clients.names(site.clients.checked_in_before(cutoff))))

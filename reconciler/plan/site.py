@@ -21,14 +21,13 @@ the group tree again.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from reconciler.model.agent_versions import cannot_fail_over
 from reconciler.model.observed import Observed, ObservedClient, ObservedGroup, ObservedLocation
 from reconciler.model.progress import LocationOriginal, describe_location
 from reconciler.model.step_ids import target_key
+from reconciler.plan.columns import Clients, client_columns
 
 DEFAULT_HEARTBEAT_SECONDS = 300
 """SEPM's default pull heartbeat, assumed for a group that reports no location at all."""
@@ -90,39 +89,6 @@ class SiteView:
         return self.source.get(client.group_id)
 
 
-@dataclass(frozen=True)
-class Clients:
-    """The clients of the snapshot as columns, grouped by group and by the group whose settings they follow.
-
-    A gate over a whole site counts each of 100,000 clients: indices into ``items`` per group, check-in
-    times as a plain column, one heartbeat per settings source and one policy serial per group keep a
-    plan to a few passes over them.
-    """
-
-    items: tuple[ObservedClient, ...]
-    last: list[int]
-    """``last_update_time``, indexed as ``items``."""
-    by_group: Mapping[str, list[int]]
-    """group id -> its clients (indices, in snapshot order), for the groups of the snapshot."""
-    sources: Mapping[str, tuple[str, ...]]
-    """settings-source group id -> the groups that follow its settings (itself included) and hold clients."""
-    policy: Mapping[str, str]
-    """group id -> its current policy serial."""
-    heartbeat_ms: Mapping[str, int]
-    """settings-source group id -> its effective heartbeat."""
-    unsourced: list[int]
-    """clients whose group is missing from the snapshot (hand-written snapshots only): they are given the
-    site's slowest heartbeat (``slowest_ms``) and never hold their group's policy."""
-    slowest_ms: int
-
-    def holds_policy(self, index: int, serial: str) -> bool:
-        return self.items[index].profile_serial == serial
-
-    def names(self, indices: Iterable[int]) -> Iterator[str]:
-        items = self.items
-        return (items[i].name for i in indices)
-
-
 def view(observed: Observed, no_failover: Sequence[str]) -> SiteView:
     """Derive the planner's facts from one observation (pure, total: never raises on a snapshot).
 
@@ -132,11 +98,14 @@ def view(observed: Observed, no_failover: Sequence[str]) -> SiteView:
     source = observed.settings_sources()
     heartbeat_ms = {group.id: _largest_heartbeat_ms(group) for group in source.values()}
     slowest = max(heartbeat_ms.values(), default=DEFAULT_HEARTBEAT_SECONDS * 1000)
-    legacy_version = {
-        v: cannot_fail_over(v, no_failover) for v in {c.agent_version for c in observed.clients}
-    }
-    legacy_clients = [c for c in observed.clients if legacy_version[c.agent_version]]
-    legacy = frozenset(source[c.group_id].id for c in legacy_clients if c.group_id in source)
+    clients = client_columns(
+        observed,
+        groups=groups,
+        source=source,
+        heartbeat_ms=heartbeat_ms,
+        slowest_ms=slowest,
+        no_failover=no_failover,
+    )
     return SiteView(
         observed=observed,
         groups=groups,
@@ -144,40 +113,9 @@ def view(observed: Observed, no_failover: Sequence[str]) -> SiteView:
         targets=_targets(observed, source),
         heartbeat_ms=heartbeat_ms,
         slowest_heartbeat_ms=slowest,
-        legacy_sources=legacy,
-        legacy_clients=len(legacy_clients),
-        clients=_columns(observed, groups, source, heartbeat_ms, slowest),
-    )
-
-
-def _columns(
-    observed: Observed,
-    groups: Mapping[str, ObservedGroup],
-    source: Mapping[str, ObservedGroup],
-    heartbeat_ms: Mapping[str, int],
-    slowest: int,
-) -> Clients:
-    clients = observed.clients
-    by_group: defaultdict[str, list[int]] = defaultdict(list)
-    for index, client in enumerate(clients):
-        by_group[client.group_id].append(index)
-    sources: dict[str, list[str]] = {}
-    unsourced: list[int] = []
-    for group_id in sorted(by_group):
-        origin = source.get(group_id)
-        if origin is None:
-            unsourced.extend(by_group.pop(group_id))
-        else:
-            sources.setdefault(origin.id, []).append(group_id)
-    return Clients(
-        items=clients,
-        last=[c.last_update_time for c in clients],
-        by_group=dict(by_group),
-        sources={key: tuple(value) for key, value in sources.items()},
-        policy={g.id: g.policy_serial for g in groups.values()},
-        heartbeat_ms=heartbeat_ms,
-        unsourced=sorted(unsourced),
-        slowest_ms=slowest,
+        legacy_sources=clients.legacy_sources,
+        legacy_clients=clients.legacy_count,
+        clients=clients,
     )
 
 

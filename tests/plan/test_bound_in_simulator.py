@@ -8,8 +8,9 @@ from hypothesis import strategies as st
 
 from reconciler.desired.schema import Gates
 from reconciler.model.observed import Observed, ObservedClient, ObservedGroup, ObservedLocation
+from reconciler.plan.columns import Clients
 from reconciler.plan.gates import GateScope, GridIndex, Part, measure, predicted_open
-from reconciler.plan.site import Clients, view
+from reconciler.plan.site import view
 from reconciler.sim.engine import Site
 from tests.sim.helpers import START, frozen_site, make_scenario, population
 

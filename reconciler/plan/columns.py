@@ -1,0 +1,119 @@
+"""The clients of a snapshot as columns: what the planner counts, read from 100,000 clients in one pass.
+
+Contract:
+- `client_columns` reads each client's group, check-in time, policy serial and agent version in one
+  pass done in C (``operator.attrgetter``), and everything after works on those columns. Why:
+  after a real observation the 100,000 client objects lie scattered in memory, so every Python pass
+  over them costs about a tenth of a second, while a pass over a column costs milliseconds; a plan
+  that walked the clients once per fact it needs would take most of a second.
+- Indices are positions in ``Observed.clients``. ``by_group`` holds the clients of every group that is
+  in the snapshot, ``sources`` says which of those groups follow which settings source, and
+  ``unsourced`` holds the clients whose group is missing (hand-written snapshots only: the observer
+  refuses them). They get the site's slowest heartbeat and never count as holding their group's policy.
+- Check-in times are held unboxed (``array('q')``) when they fit in 64 bits, as SEPM's always do.
+"""
+
+from __future__ import annotations
+
+import itertools
+from array import array
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from operator import attrgetter
+
+from reconciler import collector
+from reconciler.model.agent_versions import cannot_fail_over
+from reconciler.model.observed import Observed, ObservedClient, ObservedGroup
+
+_FIELDS = attrgetter("group_id", "last_update_time", "profile_serial", "agent_version")
+
+
+@dataclass(frozen=True)
+class Clients:
+    """The clients of one snapshot as columns (see the module docstring)."""
+
+    items: tuple[ObservedClient, ...]
+    last: Sequence[int]
+    """``last_update_time``, indexed as ``items``."""
+    profile: Sequence[str]
+    """``profile_serial`` (the policy serial the client holds), indexed as ``items``."""
+    by_group: Mapping[str, list[int]]
+    """group id -> its clients (indices, in snapshot order), for the groups of the snapshot."""
+    sources: Mapping[str, tuple[str, ...]]
+    """settings-source group id -> the groups that follow its settings (itself included) and hold clients."""
+    policy: Mapping[str, str]
+    """group id -> its current policy serial."""
+    heartbeat_ms: Mapping[str, int]
+    """settings-source group id -> its effective heartbeat."""
+    unsourced: list[int]
+    slowest_ms: int
+    """the site's slowest effective heartbeat, given to unsourced clients."""
+    legacy_sources: frozenset[str]
+    """settings-source group ids that hold at least one client that cannot fail over (14.2)."""
+    legacy_count: int
+    """how many clients cannot fail over."""
+
+    def names(self, indices: Iterable[int]) -> Iterator[str]:
+        items = self.items
+        return (items[i].name for i in indices)
+
+    def checked_in_before(self, cutoff: int) -> list[int]:
+        """The clients whose last check-in is before ``cutoff`` (SEPM epoch ms)."""
+        return [i for i, last in enumerate(self.last) if last < cutoff]
+
+
+def client_columns(
+    observed: Observed,
+    *,
+    groups: Mapping[str, ObservedGroup],
+    source: Mapping[str, ObservedGroup],
+    heartbeat_ms: Mapping[str, int],
+    slowest_ms: int,
+    no_failover: Sequence[str],
+) -> Clients:
+    """The columns of ``observed``'s clients; ``source`` maps a group id to its settings source."""
+    clients = observed.clients
+    group_ids: tuple[str, ...] = ()
+    lasts: tuple[int, ...] = ()
+    profiles: tuple[str, ...] = ()
+    versions: tuple[str, ...] = ()
+    if clients:
+        # Each client is touched once, in C; the tuple made per client dies at once, so the collector
+        # is kept out of it (`reconciler.collector`).
+        with collector.paused():
+            group_ids, lasts, profiles, versions = zip(*map(_FIELDS, clients), strict=True)
+    by_group: defaultdict[str, list[int]] = defaultdict(list)
+    for index, group_id in enumerate(group_ids):
+        by_group[group_id].append(index)
+    sources: dict[str, list[str]] = {}
+    unsourced: list[int] = []
+    for group_id in sorted(by_group):
+        origin = source.get(group_id)
+        if origin is None:
+            unsourced.extend(by_group.pop(group_id))
+        else:
+            sources.setdefault(origin.id, []).append(group_id)
+    legacy_version = {v: cannot_fail_over(v, no_failover) for v in set(versions)}
+    legacy = list(map(legacy_version.__getitem__, versions))
+    legacy_groups = set(itertools.compress(group_ids, legacy))
+    return Clients(
+        items=clients,
+        last=_unboxed(lasts),
+        profile=profiles,
+        by_group=dict(by_group),
+        sources={key: tuple(value) for key, value in sources.items()},
+        policy={g.id: g.policy_serial for g in groups.values()},
+        heartbeat_ms=heartbeat_ms,
+        unsourced=sorted(unsourced),
+        slowest_ms=slowest_ms,
+        legacy_sources=frozenset(source[g].id for g in legacy_groups if g in source),
+        legacy_count=sum(legacy),
+    )
+
+
+def _unboxed(values: tuple[int, ...]) -> Sequence[int]:
+    try:
+        return array("q", values)
+    except OverflowError:  # a hand-written snapshot's time beyond 64 bits: kept as Python ints
+        return values
