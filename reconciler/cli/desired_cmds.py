@@ -8,8 +8,8 @@ the allowed secret directories (or to a file others may write) is an error.
 
 ``--secret-dir`` (`secret_dir_option`, also on ``run`` and ``observe``) names the directories
 ``{file: ...}`` secrets may be read from; it overrides ``SEPM_RECONCILER_SECRET_DIRS``
-(`reconciler.desired.secret_dirs`) by setting it for the process, so run ``validate`` with the same
-option or variable as the controller.
+(`reconciler.desired.secret_dirs`) by setting it for the command (restored when it ends), so run
+``validate`` with the same option or variable as the controller.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -52,9 +54,24 @@ def secret_dir_option(parser: argparse.ArgumentParser) -> None:
 
 
 def use_secret_dirs(args: argparse.Namespace) -> None:
-    """Make ``--secret-dir`` the process's policy, for every secret resolved from now on."""
+    """Make ``--secret-dir`` the policy for every secret resolved until the command ends
+    (`secret_dirs_scope`)."""
     if args.secret_dirs:
         os.environ[SECRET_DIRS_VARIABLE] = os.pathsep.join(str(d) for d in args.secret_dirs)
+
+
+@contextmanager
+def secret_dirs_scope() -> Iterator[None]:
+    """Restore ``SEPM_RECONCILER_SECRET_DIRS`` as it was when one command ends, so that a command run
+    in-process (a test, an embedding program) leaves no policy behind for the next."""
+    before = os.environ.get(SECRET_DIRS_VARIABLE)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(SECRET_DIRS_VARIABLE, None)
+        else:
+            os.environ[SECRET_DIRS_VARIABLE] = before
 
 
 def _secret_dir(text: str) -> Path:

@@ -34,7 +34,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler = args.handler
     try:
-        code: int = handler(args)
+        with desired_cmds.secret_dirs_scope():
+            code: int = handler(args)
     except KeyboardInterrupt:
         return 130
     return code

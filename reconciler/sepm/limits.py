@@ -9,7 +9,8 @@ grows the controller's memory into gigabytes or holds a worker forever. So:
   after decompression, so a compressed bomb is caught as well. The largest answer a real site sends is
   a page of computers: SEPM's ``Computer`` has 147 fields, some 3 to 5 KB a record, so 3 to 5 MB for
   the client's 1,000 per page; 16 MiB leaves three times that. ``ResponseTooLarge`` (permanent: the
-  same request brings the same body; raise the limit or lower the page size). An error answer (not
+  same request brings the same body; no SEPM answers that, so the site stalls for a person to look at
+  what answers at that address). An error answer (not
   2xx) is only read for its first 64 KiB, which hold SEPM's ``errorMessage``: it keeps its status,
   so a 503 with a huge page is still retried as a 503.
 - **Deadline** (``request_deadline``, default 120 s). One exchange, from taking a connection to the
@@ -109,8 +110,8 @@ async def _read_body(response: httpx.Response, *, limit: int, where: str, url: s
     def too_large(detail: str = "") -> ResponseTooLarge:
         return ResponseTooLarge(
             f"{where} answered {response.status_code} with a body larger than the {limit:,} bytes "
-            f"allowed (max_body_bytes){detail}; lower the page size, or raise the limit if SEPM "
-            "really sends that much",
+            f"allowed (max_body_bytes){detail}; no SEPM answer is that large: check what answers at "
+            "that address (a proxy, another service)",
             url=url,
             status=response.status_code,
         )

@@ -133,7 +133,7 @@ class _Bounds:
         if first_total > limits.max_elements:
             raise ResponseTooLarge(
                 f"{what}: SEPM announces {first_total:,} elements, more than the {limits.max_elements:,} "
-                "allowed (max_elements); raise the limit if the site is really that large"
+                "allowed (max_elements), five times a very large site; check what answers at that address"
             )
         allowed = limits.walk_allowance(first_total)
         per_page = len(page.content) if page.content and not page.last_page else size

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.cli import controller_cmds
 from reconciler.cli.main import main
 from reconciler.desired.loader import load_folder
 from reconciler.desired.secret_dirs import SECRET_DIRS_VARIABLE, SecretDirs
@@ -166,17 +167,27 @@ def test_observe_reads_file_secrets_from_the_directories_given(tmp_path, capsys)
 
 
 @pytest.mark.usefixtures("no_secret_dirs_variable")
-def test_run_makes_secret_dir_the_policy_of_the_process(tmp_path, capsys, monkeypatch):
-    """run's --secret-dir (repeatable, relative paths made absolute) is the policy every secret is then
-    resolved under, in the controller and in its actuators alike."""
+def test_run_makes_secret_dir_the_policy_of_the_process(tmp_path, monkeypatch):
+    """run's --secret-dir (repeatable, relative paths made absolute) is in force when the controller is
+    built, so every secret is resolved under it, in the controller and in its actuators alike; and
+    only until the command ends."""
     (tmp_path / "a").mkdir()
+    (tmp_path / "desired-state").mkdir()
     monkeypatch.chdir(tmp_path)
-    assert (
-        main(["run", str(tmp_path / "missing"), "--secret-dir", "a", "--secret-dir", str(tmp_path / "b")])
-        == 1
-    )
-    assert "no such folder" in capsys.readouterr().err
-    assert SecretDirs.from_environment().dirs == (tmp_path / "a", tmp_path / "b")
+    seen: dict[str, object] = {}
+
+    class Built(Exception):
+        pass
+
+    def controller(**options: object) -> None:
+        seen["dirs"] = SecretDirs.from_environment().dirs
+        raise Built
+
+    monkeypatch.setattr(controller_cmds, "Controller", controller)
+    with pytest.raises(Built):
+        main(["run", "desired-state", "--secret-dir", "a", "--secret-dir", str(tmp_path / "b")])
+    assert seen["dirs"] == (tmp_path / "a", tmp_path / "b")
+    assert SECRET_DIRS_VARIABLE not in os.environ
 
 
 def test_secret_dir_cannot_hold_the_path_separator(capsys):
@@ -184,3 +195,16 @@ def test_secret_dir_cannot_hold_the_path_separator(capsys):
     with pytest.raises(SystemExit):
         main(["validate", ".", "--secret-dir", f"/a{os.pathsep}/b"])
     assert "--secret-dir: a directory, without" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("no_secret_dirs_variable")
+def test_secret_dirs_given_to_one_command_do_not_outlive_it(tmp_path, capsys):
+    """--secret-dir is the policy of its own command only: the next command in the same process is back
+    to the default directories."""
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    folder = _site_with_password_file(tmp_path / "desired-state", secrets / "api")
+    assert main(["validate", str(folder), "--secret-dir", str(secrets)]) == 0
+    assert SECRET_DIRS_VARIABLE not in os.environ
+    assert main(["validate", str(folder)]) == 1
+    assert "is outside" in capsys.readouterr().err
