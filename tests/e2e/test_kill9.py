@@ -52,6 +52,20 @@ def done_steps(journal_path: Path, site: str) -> tuple[int, str | None]:
         return sum(1 for r in rows if r["done_wall"] is not None), rotations[0]["outcome"]
 
 
+def wait_holds_lease(
+    journal_path: Path, site: str, process: subprocess.Popen[bytes], timeout: float = 60
+) -> None:
+    """Wait until ``process`` holds the site's lease in the journal."""
+    until = time.monotonic() + timeout
+    while time.monotonic() < until and process.poll() is None:
+        with Journal(journal_path) as journal:
+            holder = journal.lock_holder(site)
+        if holder is not None and holder["owner"].endswith(f":{process.pid}"):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"controller {process.pid} did not take the lease of {site} in {timeout:.0f}s")
+
+
 def setting_changes(events: list[dict]) -> Counter[tuple[str, str]]:
     """How many times each location's MSL and secure flag changed, from the simulator's event log."""
     counts: Counter[tuple[str, str]] = Counter()
@@ -96,6 +110,9 @@ def test_kill9_at_every_boundary_and_random_instants_orphans_nobody(rehearse, jo
             else:
                 time.sleep(0.3)
             _, outcome = done_steps(journal_path, rehearsal.site)
+        # The last controller may have been started a moment ago: SIGTERM is only its to handle once it
+        # runs (it holds the site's lease after its signal handlers are in place).
+        wait_holds_lease(journal_path, rehearsal.site, process)
     finally:
         process.terminate()
         try:
