@@ -1,16 +1,18 @@
 """Running the real controller against the real simulator over loopback HTTPS, in this test process.
 
 `run_controller` runs a `Controller` until a predicate on the published statuses holds (or a time limit,
-which fails the test), and returns everything it published. The simulator runs in threads of this
+which fails the test), and returns everything it published; `run_at_first_gate` also runs a check of
+the test's own while the site waits for its first gate. The simulator runs in threads of this
 process, the controller in its event loop; they speak HTTPS to each other like two hosts would.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -77,6 +79,34 @@ async def run_controller(
     stop.set()
     run.exit_code = await task
     waiter.cancel()
+    return run
+
+
+async def run_at_first_gate(
+    rehearsal: Rehearsal,
+    journal_path: Path,
+    during: Callable[[Controller], Awaitable[None]],
+    **options: Any,
+) -> Run:
+    """`run_controller` with its telemetry port open, running ``during(controller)`` once, as a task of
+    the controller's loop, when the site first waits for a gate; returns after both have ended."""
+    holder: dict[str, Controller] = {}
+    started: list[asyncio.Task[None]] = []
+
+    def hook(status: SiteStatus) -> None:
+        if not started and status.reason == "WaitingForGate":
+            started.append(asyncio.get_running_loop().create_task(during(holder["controller"])))
+
+    run = await run_controller(
+        rehearsal,
+        journal_path,
+        on_status=hook,
+        metrics_port=0,
+        controller_hook=lambda c: holder.update(controller=c),
+        **options,
+    )
+    assert started, "the site never waited for a gate"
+    await started[0]
     return run
 
 

@@ -9,7 +9,7 @@ import time
 
 import httpx
 
-from tests.e2e.harness import run_controller
+from tests.e2e.harness import run_at_first_gate
 from tests.e2e.test_rotations import assert_rotated_safely
 
 HOLD_SECONDS = 2.0
@@ -24,7 +24,6 @@ async def test_a_locked_journal_never_blocks_the_loop(rehearse, journal_path):
     then completes safely."""
     rehearsal = rehearse("single-server")
     before = rehearsal.location_settings()
-    holder: dict = {}
     seen: dict = {}
 
     def hold_the_lock(locked: threading.Event, release: threading.Event) -> None:
@@ -35,19 +34,19 @@ async def test_a_locked_journal_never_blocks_the_loop(rehearse, journal_path):
         other.execute("COMMIT")
         other.close()
 
-    async def while_locked() -> None:
+    async def while_locked(controller) -> None:
         loop = asyncio.get_running_loop()
         locked, release = threading.Event(), threading.Event()
         thread = threading.Thread(target=hold_the_lock, args=(locked, release), daemon=True)
         thread.start()
         await asyncio.to_thread(locked.wait)
-        worker = holder["controller"].workers[rehearsal.site]
+        worker = controller.workers[rehearsal.site]
         started = loop.time()
         renewal = loop.create_task(worker.lease.fence())
         worst = 0.0
         health: list[float] = []
         async with httpx.AsyncClient() as client:
-            port = holder["controller"].telemetry.port
+            port = controller.telemetry.port
             while loop.time() - started < HOLD_SECONDS:
                 before_tick = loop.time()
                 await asyncio.sleep(TICK)
@@ -65,18 +64,7 @@ async def test_a_locked_journal_never_blocks_the_loop(rehearse, journal_path):
         seen["health"] = health
         await asyncio.to_thread(thread.join)
 
-    def hook(status) -> None:
-        if "task" not in seen and status.reason == "WaitingForGate":
-            seen["task"] = asyncio.get_running_loop().create_task(while_locked())
-
-    run = await run_controller(
-        rehearsal,
-        journal_path,
-        on_status=hook,
-        metrics_port=0,
-        controller_hook=lambda c: holder.update(controller=c),
-    )
-    await seen["task"]
+    run = await run_at_first_gate(rehearsal, journal_path, while_locked)
 
     assert not seen["renewal_done_while_locked"], "the lease renewal did not wait for the lock"
     assert seen["renewal_seconds"] >= HOLD_SECONDS

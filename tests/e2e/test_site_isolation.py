@@ -10,7 +10,7 @@ import yaml
 
 from reconciler.controller.runner import Controller
 from reconciler.controller.worker import SiteWorker
-from tests.e2e.harness import run_controller, unreachable_site
+from tests.e2e.harness import run_at_first_gate, unreachable_site
 from tests.e2e.test_rotations import assert_rotated_safely
 from tests.e2e.test_telemetry import samples
 
@@ -24,16 +24,16 @@ async def test_invalid_and_hostile_files_stay_with_their_site(rehearse, journal_
     rehearsal = rehearse("single-server")
     before = rehearsal.location_settings()
     (rehearsal.folder / "osaka.yaml").write_text("site: osaka\napi: {url: 'https://x:8446'}\nbogus: 1\n")
-    holder: dict = {}
     seen: dict = {}
     good_text = rehearsal.desired_file.read_text()
 
-    async def turn_hostile_then_scrape() -> None:
+    async def turn_hostile_then_scrape(controller) -> None:
+        seen["controller"] = controller
         temporary = rehearsal.desired_file.with_suffix(".tmp")
         temporary.write_text(DEEP)
         temporary.replace(rehearsal.desired_file)
         await asyncio.sleep(1.5)
-        port = holder["controller"].telemetry.port
+        port = controller.telemetry.port
         async with httpx.AsyncClient() as client:
             seen["status"] = {
                 s["site"]: s for s in (await client.get(f"http://127.0.0.1:{port}/status")).json()
@@ -41,20 +41,7 @@ async def test_invalid_and_hostile_files_stay_with_their_site(rehearse, journal_
             seen["metrics"] = samples((await client.get(f"http://127.0.0.1:{port}/metrics")).text)
         rehearsal.desired_file.write_text(good_text)
 
-    def hook(status) -> None:
-        if "task" not in seen and status.reason == "WaitingForGate":
-            seen["task"] = asyncio.get_running_loop().create_task(turn_hostile_then_scrape())
-
-    run = await run_controller(
-        rehearsal,
-        journal_path,
-        watch=True,
-        on_status=hook,
-        metrics_port=0,
-        timeout=120,
-        controller_hook=lambda c: holder.update(controller=c),
-    )
-    await seen["task"]
+    run = await run_at_first_gate(rehearsal, journal_path, turn_hostile_then_scrape, watch=True, timeout=120)
 
     assert not run.timed_out, f"{run.last.reason}: {run.last.message}"
     assert_rotated_safely(rehearsal, journal_path, before)
@@ -67,7 +54,7 @@ async def test_invalid_and_hostile_files_stay_with_their_site(rehearse, journal_
     metrics = seen["metrics"]
     assert metrics[("sepm_reconciler_desired_state_valid", (("site", "osaka"),))] == 0.0
     assert metrics[("sepm_reconciler_desired_state_valid", (("site", rehearsal.site),))] == 0.0
-    assert not holder["controller"]._fatal.is_set()
+    assert not seen["controller"]._fatal.is_set()
 
 
 async def test_a_site_whose_reconcile_crashes_stalls_alone(tmp_path: Path, monkeypatch):

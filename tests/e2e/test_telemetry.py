@@ -10,7 +10,7 @@ import time
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.harness import run_controller, scrape
+from tests.e2e.harness import run_at_first_gate, scrape
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -26,27 +26,14 @@ async def test_metrics_follow_the_rotation(rehearse, journal_path):
     lists the site; after the rotation the certificates match and the phase is Ready."""
     rehearsal = rehearse("single-server")
     site = rehearsal.site
-    holder: dict = {}
     seen: dict = {}
 
-    async def during_gate() -> None:
-        controller = holder["controller"]
+    async def during_gate(controller) -> None:
         seen["metrics"] = samples((await scrape(controller, "/metrics")).text)
         seen["readyz"] = (await scrape(controller, "/readyz")).status_code
         seen["status"] = (await scrape(controller, "/status")).json()
 
-    def hook(status) -> None:
-        if "task" not in seen and status.reason == "WaitingForGate":
-            seen["task"] = asyncio.get_running_loop().create_task(during_gate())
-
-    run = await run_controller(
-        rehearsal,
-        journal_path,
-        on_status=hook,
-        metrics_port=0,
-        controller_hook=lambda c: holder.update(controller=c),
-    )
-    await seen["task"]
+    run = await run_at_first_gate(rehearsal, journal_path, during_gate)
     assert not run.timed_out
 
     during = seen["metrics"]
@@ -71,24 +58,12 @@ async def test_a_live_scrape_follows_prometheus_conventions_and_is_complete(rehe
     """A scrape taken mid-rotation passes `promtool check metrics`, and holds the reconcile counter and
     histogram, SEPM request counts, the last observation time, validity, build info and process metrics."""
     rehearsal = rehearse("single-server")
-    holder: dict = {}
     seen: dict = {}
 
-    async def scrape_metrics() -> None:
-        seen["text"] = (await scrape(holder["controller"], "/metrics")).text
+    async def scrape_metrics(controller) -> None:
+        seen["text"] = (await scrape(controller, "/metrics")).text
 
-    def hook(status) -> None:
-        if "task" not in seen and status.reason == "WaitingForGate":
-            seen["task"] = asyncio.get_running_loop().create_task(scrape_metrics())
-
-    run = await run_controller(
-        rehearsal,
-        journal_path,
-        on_status=hook,
-        metrics_port=0,
-        controller_hook=lambda c: holder.update(controller=c),
-    )
-    await seen["task"]
+    run = await run_at_first_gate(rehearsal, journal_path, scrape_metrics)
     assert not run.timed_out
 
     done = await asyncio.to_thread(
