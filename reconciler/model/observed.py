@@ -9,6 +9,9 @@ Contract:
 - Fingerprints are canonical (`reconciler.model.fingerprint`).
 - ``Observed.model_dump_json()`` / ``Observed.model_validate_json()`` are the saved form that
   ``sepm-reconciler plan --observed`` reads, so a snapshot can be planned offline.
+- A snapshot may carry its clients' columns (``reconciler.model.client_columns``), which the observer
+  builds as it reads: a derived cache, not part of what the snapshot says. It is not saved, it takes no
+  part in equality, and ``client_columns()`` hands it out only for the clients it was built from.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+from reconciler.model.client_columns import ClientColumns
 
 PortKind = Literal["https", "console", "rest"]
 """The TLS ports on which a SEPM presents its server certificate: clients, console/replication, REST."""
@@ -113,7 +118,7 @@ class ObservedClient(_Frozen):
 _EVERY_CLIENT_FIELD: set[str] = set(ObservedClient.model_fields)
 
 
-class Observed(_Frozen):
+class Observed(_Frozen):  # noqa: PLW1641 - pydantic hashes a frozen model by its fields
     """A complete observation of one site."""
 
     site: str
@@ -122,6 +127,25 @@ class Observed(_Frozen):
     servers: tuple[ObservedServer, ...]
     groups: tuple[ObservedGroup, ...]
     clients: tuple[ObservedClient, ...]
+    _client_columns: ClientColumns | None = PrivateAttr(default=None)
+
+    def __eq__(self, other: object) -> bool:
+        # The columns are derived from the clients: two snapshots that say the same are equal.
+        if not isinstance(other, Observed):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    def with_client_columns(self, columns: ClientColumns) -> Observed:
+        """This snapshot, carrying ``columns`` (built for exactly ``self.clients``; ValueError if not)."""
+        if columns.clients is not self.clients:
+            raise ValueError("client columns belong to another tuple of clients than this snapshot's")
+        self._client_columns = columns
+        return self
+
+    def client_columns(self) -> ClientColumns | None:
+        """The clients' columns, if the observer built them for these very clients (else None)."""
+        columns = self._client_columns
+        return columns if columns is not None and columns.clients is self.clients else None
 
     def server(self, name: str) -> ObservedServer | None:
         return next((s for s in self.servers if s.name == name), None)

@@ -1,11 +1,13 @@
 """The clients of a snapshot as columns: what the planner counts, read from 100,000 clients in one pass.
 
 Contract:
-- `client_columns` reads each client's group, check-in time, policy serial and agent version in one
-  pass done in C (``operator.attrgetter``), and everything after works on those columns. Why:
-  after a real observation the 100,000 client objects lie scattered in memory, so every Python pass
-  over them costs about a tenth of a second, while a pass over a column costs milliseconds; a plan
-  that walked the clients once per fact it needs would take most of a second.
+- `client_columns` takes each client's group, check-in time, policy serial and agent version from the
+  columns the observer handed over with the snapshot (``Observed.client_columns()``) and, where there
+  are none (hand-built or loaded snapshots), reads them in one pass done in C
+  (``operator.attrgetter``); everything after works on those columns. Why: after a real observation
+  the 100,000 client objects lie scattered in memory, so every Python pass over them costs about a
+  tenth of a second, while a pass over a column costs milliseconds; a plan that walked the clients
+  once per fact it needs would take most of a second, and even the one pass costs half the plan.
 - Indices are positions in ``Observed.clients``. ``by_group`` holds the clients of every group that is
   in the snapshot, ``sources`` says which of those groups follow which settings source, and
   ``unsourced`` holds the clients whose group is missing (hand-written snapshots only: the observer
@@ -74,15 +76,7 @@ def client_columns(
 ) -> Clients:
     """The columns of ``observed``'s clients; ``source`` maps a group id to its settings source."""
     clients = observed.clients
-    group_ids: tuple[str, ...] = ()
-    lasts: tuple[int, ...] = ()
-    profiles: tuple[str, ...] = ()
-    versions: tuple[str, ...] = ()
-    if clients:
-        # Each client is touched once, in C; the tuple made per client dies at once, so the collector
-        # is kept out of it (`reconciler.collector`).
-        with collector.paused():
-            group_ids, lasts, profiles, versions = zip(*map(_FIELDS, clients), strict=True)
+    group_ids, lasts, profiles, versions = _read(observed)
     by_group: defaultdict[str, list[int]] = defaultdict(list)
     for index, group_id in enumerate(group_ids):
         by_group[group_id].append(index)
@@ -99,7 +93,7 @@ def client_columns(
     legacy_groups = set(itertools.compress(group_ids, legacy))
     return Clients(
         items=clients,
-        last=_unboxed(lasts),
+        last=lasts if isinstance(lasts, array) else _unboxed(tuple(lasts)),
         profile=profiles,
         by_group=dict(by_group),
         sources={key: tuple(value) for key, value in sources.items()},
@@ -110,6 +104,20 @@ def client_columns(
         legacy_sources=frozenset(source[g].id for g in legacy_groups if g in source),
         legacy_count=sum(legacy),
     )
+
+
+def _read(observed: Observed) -> tuple[Sequence[str], Sequence[int], Sequence[str], Sequence[str]]:
+    """Group ids, check-in times, policy serials and agent versions, indexed as the clients."""
+    columns = observed.client_columns()
+    if columns is not None:
+        return columns.group_id, columns.last_update_time, columns.profile_serial, columns.agent_version
+    if not observed.clients:
+        return (), (), (), ()
+    # Each client is touched once, in C; the tuple made per client dies at once, so the collector
+    # is kept out of it (`reconciler.collector`).
+    with collector.paused():
+        group_ids, lasts, profiles, versions = zip(*map(_FIELDS, observed.clients), strict=True)
+    return group_ids, lasts, profiles, versions
 
 
 def _unboxed(values: tuple[int, ...]) -> Sequence[int]:

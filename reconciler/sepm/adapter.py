@@ -53,11 +53,12 @@ messages are cut short, and containers are named by their type, never printed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 from reconciler.model.observed import ObservedClient, ObservedLocation
+from reconciler.sepm.decoding import GroupRef
 from reconciler.sepm.errors import UnexpectedResponse
 
 Mode = Literal["PULL", "PUSH"]
@@ -260,58 +261,103 @@ def client_id(raw: Mapping[str, Any]) -> str:
 
 def is_deleted(raw: Mapping[str, Any]) -> bool:
     """A computer record that marks a deletion (fact 9)."""
-    return raw.get("deleted") in (1, True)
+    return raw.get("deleted") in (1, True)  # read_computer says the same inline
 
 
-def parse_client(
-    raw: Mapping[str, Any], *, group_ids_by_path: Mapping[str, str], previous: ObservedClient | None = None
-) -> ObservedClient:
-    """A computer record as the model's client (facts 8, 9). Paths are matched case-insensitively.
+Position = Callable[[str, str, str, str, int, str, bool, str], "int | None"]
+"""Where a client with exactly these values already stands in the previous snapshot (None: nowhere).
 
-    ``previous`` is the client as last observed: when the record says nothing new, it is returned
-    itself, so that re-reading an unchanged site allocates and validates nothing.
+Its arguments are a client's fields in ``ObservedClient`` order: id, name, group id, agent version,
+last check-in, policy serial, online, last server."""
+
+
+@dataclass(frozen=True)
+class Deleted:
+    """A computer record that marks a deletion (fact 9): only its id is read."""
+
+    id: str
+
+
+def parse_client(raw: Mapping[str, Any], *, group_ids_by_path: Mapping[str, str]) -> ObservedClient:
+    """A computer record as the model's client (facts 8, 9). Paths are matched case-insensitively."""
+    client = read_computer(raw, group_ids_by_path=group_ids_by_path)
+    if not isinstance(client, ObservedClient):
+        raise UnexpectedResponse(f"computer {client_id(raw)}: a deletion marker, not a computer")
+    return client
+
+
+def read_computer(
+    raw: Mapping[str, Any],
+    *,
+    group_ids_by_path: Mapping[str, str],
+    known: Position | None = None,
+    shared: dict[str, str] | None = None,
+) -> int | ObservedClient | Deleted:
+    """A computer record as ``parse_client`` reads it, a deletion marker as ``Deleted``, or, when
+    ``known`` finds a client with exactly its values, that client's position: a record that says
+    nothing new allocates and validates nothing. ``shared`` keeps one copy of the texts that many new
+    clients repeat (versions, serials, servers, group ids).
+
+    Run once per computer per read (100,000 per full read), so its checks are written out inline;
+    each refusal is the one ``client_id``, ``_name`` and ``_text`` make.
     """
-    unique_id = client_id(raw)
+    unique_id = raw.get("uniqueId")
+    if type(unique_id) is not str or not 0 < len(unique_id) <= MAX_TEXT:
+        unique_id = client_id(raw)  # raises, saying what is wrong
+    deleted = raw.get("deleted")
+    if deleted is not None and deleted in (1, True):
+        return Deleted(unique_id)
     group = raw.get("group")
-    if not isinstance(group, Mapping):
+    if type(group) is GroupRef:
+        group_id, path = group.id, group.fullPathName or group.name
+    elif isinstance(group, Mapping):
+        group_id, path = group.get("id"), group.get("fullPathName") or group.get("name")
+    else:
         raise UnexpectedResponse(f"computer {unique_id}: no 'group'")
-    group_id = group.get("id")
-    if not isinstance(group_id, str) or not group_id:
-        path = group.get("fullPathName") or group.get("name")
+    if type(group_id) is not str or not group_id:
         group_id = group_ids_by_path.get(path.casefold()) if isinstance(path, str) else None
         if group_id is None:
             raise UnexpectedResponse(f"computer {unique_id}: its group has no id and no known path")
     elif len(group_id) > MAX_TEXT:
         _name(group_id, field="group.id", where=f"computer {unique_id}")  # raises, saying where
     last_update = raw.get("lastUpdateTime") or 0
-    if not _whole(last_update, maximum=_MAX_EPOCH_MS):
+    if type(last_update) is not int or not 0 <= last_update <= _MAX_EPOCH_MS:
         raise UnexpectedResponse(f"computer {unique_id}: 'lastUpdateTime' is not epoch ms")
-    values = {
-        "id": unique_id,
-        "name": raw.get("computerName"),
-        "group_id": group_id,
-        "agent_version": raw.get("agentVersion"),
-        "last_update_time": last_update,
-        "profile_serial": raw.get("profileSerialNo"),
-        "online": raw.get("onlineStatus") == 1,
-        "last_server": raw.get("lastServerName"),
-    }
-    for field, wire in _CLIENT_TEXTS:
-        value = values[field]
-        if type(value) is not str or len(value) > MAX_TEXT:
-            values[field] = _text(raw, wire, unique_id)
-    if previous is not None and vars(previous) == values:  # a pydantic model keeps its fields in __dict__
-        return previous
-    # One call into the model's validator (not the keyword constructor): 100,000 of these per full read.
-    return ObservedClient.model_validate(values)
-
-
-_CLIENT_TEXTS = (
-    ("name", "computerName"),
-    ("agent_version", "agentVersion"),
-    ("profile_serial", "profileSerialNo"),
-    ("last_server", "lastServerName"),
-)
+    name = raw.get("computerName")
+    if type(name) is not str or len(name) > MAX_TEXT:
+        name = _text(raw, "computerName", unique_id)
+    version = raw.get("agentVersion")
+    if type(version) is not str or len(version) > MAX_TEXT:
+        version = _text(raw, "agentVersion", unique_id)
+    serial = raw.get("profileSerialNo")
+    if type(serial) is not str or len(serial) > MAX_TEXT:
+        serial = _text(raw, "profileSerialNo", unique_id)
+    server = raw.get("lastServerName")
+    if type(server) is not str or len(server) > MAX_TEXT:
+        server = _text(raw, "lastServerName", unique_id)
+    online = raw.get("onlineStatus") == 1
+    if known is not None:
+        position = known(unique_id, name, group_id, version, last_update, serial, online, server)
+        if position is not None:
+            return position
+    if shared is not None:
+        group_id = shared.setdefault(group_id, group_id)
+        version = shared.setdefault(version, version)
+        serial = shared.setdefault(serial, serial)
+        server = shared.setdefault(server, server)
+    # One call into the model's validator (not the keyword constructor): 100,000 of these per cold read.
+    return ObservedClient.model_validate(
+        {
+            "id": unique_id,
+            "name": name,
+            "group_id": group_id,
+            "agent_version": version,
+            "last_update_time": last_update,
+            "profile_serial": serial,
+            "online": online,
+            "last_server": server,
+        }
+    )
 
 
 def _text(raw: Mapping[str, Any], field: str, unique_id: str) -> str:

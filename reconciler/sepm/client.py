@@ -167,8 +167,17 @@ class SepmClient:
         # Scalars only: str() of a deeply nested value could exhaust the recursion limit.
         return {key: str(value) for key, value in body.items() if isinstance(value, str | int | float)}
 
-    async def computers(self, *, updated_since_ms: int | None = None) -> list[dict[str, Any]]:
-        """Every computer, or (``lastUpdate``) those updated after ``updated_since_ms``.
+    @overload
+    async def computers(self, *, updated_since_ms: int | None = None) -> list[dict[str, Any]]: ...
+
+    @overload
+    async def computers(self, *, updated_since_ms: int | None = None, parse: Parse[T]) -> list[T]: ...
+
+    async def computers(
+        self, *, updated_since_ms: int | None = None, parse: Parse[Any] = _as_is
+    ) -> list[Any]:
+        """Every computer, or (``lastUpdate``) those updated after ``updated_since_ms``, each ``parse``d
+        as its page arrives.
 
         Each record is cut down to the fields the adapter reads as its page is decoded
         (``reconciler.sepm.decoding``): SEPM sends 147 fields a computer, and a site 100,000
@@ -179,7 +188,9 @@ class SepmClient:
         params: dict[str, Any] = {"sort": "COMPUTER_ID"}
         if updated_since_ms is not None:
             params["lastUpdate"] = updated_since_ms
-        return await self.pages("computers", params, key="uniqueId", decoder=computer_page_decoder())
+        return await self.pages(
+            "computers", params, key="uniqueId", parse=parse, decoder=computer_page_decoder()
+        )
 
     @overload
     async def groups(self) -> list[dict[str, Any]]: ...

@@ -3,68 +3,252 @@
 Contract:
 - ``ClientSet`` is never changed in place: ``merged`` returns a new one, so the observer keeps the old
   one until a snapshot is complete (a failed observation changes nothing).
-- ``clients`` is sorted by id. An update keeps its place and a removal keeps the order, so only new
-  clients make an incremental merge sort again.
-- A record that says nothing new leaves the client the very object it was (``adapter.parse_client``
-  with ``previous``), and ``merged`` empties ``records`` as it reads them: each record is released once
-  its client exists, so the records and the clients built from them are never all held at once.
-- ``members`` counts the clients of each group, kept up to date by each merge, so checking the clients
-  against the group list costs one look per group, not one per client: at 100,000 clients a pass over
-  them all costs a tenth of a second on a loaded host, twice the budget of an incremental read.
+- ``clients`` is sorted by id, and ``columns`` (``reconciler.model.client_columns``) is aligned with
+  it: the planner's facts about each client, handed over with the snapshot.
+- Records are read against the previous set as their page arrives (``reader``): a record that says
+  nothing new becomes the position of the client it repeats, found from the set's columns, so that
+  the client object itself (scattered in memory after a real observation) is not even looked at;
+  only a new or changed record becomes a new client. ``merged`` then builds the next set from the
+  previous one's columns, patched where clients changed: an incremental read touches the changed
+  clients and copies columns, never walks the client objects; a removal or an addition gathers the
+  kept positions from the old columns (in C) and merges the new clients in by id.
+- ``members`` counts the clients of each group, so checking the clients against the group list costs
+  one look per group, not one per client.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+import bisect
+from array import array
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from operator import itemgetter
+from typing import Any, TypeVar
 
+from reconciler.model.client_columns import ClientColumns
 from reconciler.model.observed import ObservedClient
 from reconciler.sepm import adapter
+
+Read = int | ObservedClient | adapter.Deleted
+"""What ``reader`` makes of one record: the position of the unchanged client it repeats, a new or
+changed client, or a deletion."""
+T = TypeVar("T")
+
+
+def _empty_columns() -> ClientColumns:
+    return ClientColumns(
+        clients=(), group_id=[], last_update_time=array("q"), profile_serial=[], agent_version=[]
+    )
 
 
 @dataclass(frozen=True)
 class ClientSet:
-    clients: dict[str, ObservedClient] = field(default_factory=dict)
-    members: dict[str, int] = field(default_factory=dict)
+    clients: tuple[ObservedClient, ...] = ()
+    columns: ClientColumns = field(default_factory=_empty_columns)
+    ids: Sequence[str] = ()
+    names: Sequence[str] = ()
+    online: bytes = b""
+    servers: Sequence[str] = ()
+    index: Mapping[str, int] = field(default_factory=dict)
+    """Client id -> its position in ``clients``."""
+    members: Mapping[str, int] = field(default_factory=dict)
     """Group id -> how many of ``clients`` are in it (groups without clients are absent)."""
 
-    def merged(self, records: list[dict[str, Any]], *, full: bool, paths: Mapping[str, str]) -> ClientSet:
-        """The set after ``records`` (on nothing for a full read, else on this set); deletion markers
-        remove. ``records`` is emptied (see the module docstring)."""
-        clients = {} if full else dict(self.clients)
-        members = {} if full else dict(self.members)
-        added = full
-        records.reverse()
-        while records:
-            record = records.pop()
-            client_id = adapter.client_id(record)
-            if adapter.is_deleted(record):
-                gone = clients.pop(client_id, None)
+    def reader(self, paths: Mapping[str, str]) -> Callable[[dict[str, Any]], Read]:
+        """Reads one computer record against this set (see the module docstring); ``paths`` maps a
+        group's case-folded path to its id, for records whose group has no id."""
+        index = self.index
+        group, last = self.columns.group_id, self.columns.last_update_time
+        serial, version = self.columns.profile_serial, self.columns.agent_version
+        names, online, servers = self.names, self.online, self.servers
+        shared: dict[str, str] = {}
+
+        def known(  # noqa: PLR0917 - called once per record: positional is the cheap call
+            unique_id: str, name: str, group_id: str, agent: str, seen: int, held: str, up: bool, server: str
+        ) -> int | None:
+            i = index.get(unique_id)
+            if (
+                i is not None
+                and last[i] == seen
+                and group[i] == group_id
+                and serial[i] == held
+                and names[i] == name
+                and online[i] == up
+                and version[i] == agent
+                and servers[i] == server
+            ):
+                return i
+            return None
+
+        def read(record: dict[str, Any]) -> Read:
+            return adapter.read_computer(record, group_ids_by_path=paths, known=known, shared=shared)
+
+        return read
+
+    def merged(self, reads: Iterable[Read], *, full: bool) -> ClientSet:
+        """The set after ``reads`` (made by this set's ``reader``): on nothing for a full read (what it
+        does not repeat is gone), else on this set. Deletions remove."""
+        size = len(self.clients)
+        kept = bytearray(size) if full else bytearray(b"\x01") * size
+        changed: dict[int, ObservedClient] = {}
+        added: dict[str, ObservedClient] = {}
+        index = self.index
+        for read in reads:
+            if type(read) is int:
+                kept[read] = 1
+            elif isinstance(read, adapter.Deleted):
+                gone = index.get(read.id)
                 if gone is not None:
-                    _count(members, gone.group_id, -1)
-                continue
-            client = adapter.parse_client(
-                record, group_ids_by_path=paths, previous=self.clients.get(client_id)
-            )
-            replaced = clients.get(client_id)
-            if replaced is None:
-                added = True
-            elif replaced.group_id != client.group_id:
-                _count(members, replaced.group_id, -1)
-            if replaced is None or replaced.group_id != client.group_id:
-                _count(members, client.group_id, +1)
-            clients[client_id] = client
-        if added:
-            clients = {client_id: clients[client_id] for client_id in sorted(clients)}
-        return ClientSet(clients=clients, members=members)
+                    kept[gone] = 0
+                    changed.pop(gone, None)
+                added.pop(read.id, None)
+            else:
+                assert isinstance(read, ObservedClient)  # the reader makes nothing else
+                position = index.get(read.id)
+                if position is None:
+                    added[read.id] = read
+                else:
+                    kept[position] = 1
+                    changed[position] = read
+        if not added and kept.count(0) == 0:
+            return self._patched(changed)
+        return self._rebuilt(kept, changed, sorted(added.values(), key=_id))
 
     def outside(self, group_ids: Collection[str]) -> ObservedClient | None:
         """A client whose group is not among ``group_ids``, or None when every client's group is."""
         missing = {group_id for group_id in self.members if group_id not in group_ids}
         if not missing:
             return None
-        return next(client for client in self.clients.values() if client.group_id in missing)
+        return next(self.clients[i] for i, g in enumerate(self.columns.group_id) if g in missing)
+
+    def _patched(self, changed: Mapping[int, ObservedClient]) -> ClientSet:
+        """The same clients at the same positions, some replaced: the columns are copied and patched."""
+        if not changed:
+            return self
+        clients = list(self.clients)
+        columns = self.columns
+        group, last = list(columns.group_id), array("q", columns.last_update_time)
+        serial, version = list(columns.profile_serial), list(columns.agent_version)
+        names, online, servers = list(self.names), bytearray(self.online), list(self.servers)
+        members = dict(self.members)
+        for i, client in changed.items():
+            if group[i] != client.group_id:
+                _count(members, group[i], -1)
+                _count(members, client.group_id, +1)
+            clients[i] = client
+            group[i], last[i] = client.group_id, client.last_update_time
+            serial[i], version[i] = client.profile_serial, client.agent_version
+            names[i], online[i], servers[i] = client.name, client.online, client.last_server
+        return _built(
+            clients=tuple(clients),
+            group=group,
+            last=last,
+            serial=serial,
+            version=version,
+            ids=self.ids,
+            names=names,
+            online=bytes(online),
+            servers=servers,
+            index=self.index,
+            members=members,
+        )
+
+    def _rebuilt(
+        self, kept: bytearray, changed: Mapping[int, ObservedClient], added: list[ObservedClient]
+    ) -> ClientSet:
+        """Positions moved (removals, additions): the kept positions are gathered from the old columns,
+        patched, and the added clients (sorted by id) merged in by id."""
+        survivors = [i for i, keep in enumerate(kept) if keep]
+        base = self._patched(changed)
+        take = _gather(survivors)
+        ids, names, servers = take(base.ids), take(base.names), take(base.servers)
+        clients, group = take(base.clients), take(base.columns.group_id)
+        last = take(base.columns.last_update_time)
+        serial, version = take(base.columns.profile_serial), take(base.columns.agent_version)
+        online = take(base.online)
+        if added:
+            # Where each new client goes among the kept ones (ids of both are sorted).
+            cuts = [bisect.bisect_left(ids, client.id) for client in added]
+            ids = _spliced(ids, cuts, [c.id for c in added])
+            clients = _spliced(clients, cuts, added)
+            group = _spliced(group, cuts, [c.group_id for c in added])
+            last = _spliced(last, cuts, [c.last_update_time for c in added])
+            serial = _spliced(serial, cuts, [c.profile_serial for c in added])
+            version = _spliced(version, cuts, [c.agent_version for c in added])
+            names = _spliced(names, cuts, [c.name for c in added])
+            online = _spliced(online, cuts, [int(c.online) for c in added])
+            servers = _spliced(servers, cuts, [c.last_server for c in added])
+        index = dict(zip(ids, range(len(ids)), strict=True))
+        return _built(
+            clients=tuple(clients),
+            group=group,
+            last=array("q", last),
+            serial=serial,
+            version=version,
+            ids=ids,
+            names=names,
+            online=bytes(online),
+            servers=servers,
+            index=index,
+            members=dict(Counter(group)),
+        )
+
+
+def _built(
+    *,
+    clients: tuple[ObservedClient, ...],
+    group: Sequence[str],
+    last: array[int],
+    serial: Sequence[str],
+    version: Sequence[str],
+    ids: Sequence[str],
+    names: Sequence[str],
+    online: bytes,
+    servers: Sequence[str],
+    index: Mapping[str, int],
+    members: Mapping[str, int],
+) -> ClientSet:
+    columns = ClientColumns(
+        clients=clients, group_id=group, last_update_time=last, profile_serial=serial, agent_version=version
+    )
+    return ClientSet(
+        clients=clients,
+        columns=columns,
+        ids=ids,
+        names=names,
+        online=online,
+        servers=servers,
+        index=index,
+        members=members,
+    )
+
+
+def _id(client: ObservedClient) -> str:
+    return client.id
+
+
+def _gather(positions: list[int]) -> Callable[[Sequence[T]], list[T]]:
+    """Takes ``positions`` out of a column, in C."""
+    if not positions:
+        return lambda column: []
+    if len(positions) == 1:
+        only = positions[0]
+        return lambda column: [column[only]]
+    getter = itemgetter(*positions)
+    return lambda column: list(getter(column))
+
+
+def _spliced(column: Sequence[T], cuts: list[int], values: list[T]) -> list[T]:
+    """``column`` with ``values[k]`` inserted before position ``cuts[k]`` (cuts are non-decreasing)."""
+    out: list[T] = []
+    start = 0
+    for cut, value in zip(cuts, values, strict=True):
+        out.extend(column[start:cut])
+        out.append(value)
+        start = cut
+    out.extend(column[start:])
+    return out
 
 
 def _count(members: dict[str, int], group_id: str, change: int) -> None:

@@ -49,9 +49,10 @@ refuses) is not disguised: it propagates as it is.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar, overload
 
+from reconciler import collector
 from reconciler.sepm.errors import (
     IncompleteObservation,
     PagingInconsistent,
@@ -173,29 +174,37 @@ async def _walk_once(
         total = page.total_elements
         if total > bounds.allowed:
             raise bounds.overrun(what, f"totalElements grew to {total:,} during the walk")
-        if key is None:
-            ordered.extend(parse(element) for element in page.content)
-        else:
-            if index > 1:
-                await _check_nothing_skipped(fetch, index, size, items, what=what, key=key)
-            on_page: set[str | int] = set()
-            for element in page.content:
-                identity = _identity(element, key, what=what, index=index)
-                if identity in on_page:
-                    raise PagingInconsistent(
-                        f"{what}: page {index} lists {key} {str(identity)[:80]!r} twice; "
-                        "no snapshot was taken"
-                    )
-                on_page.add(identity)
-                repeats += identity in items
-                items[identity] = parse(element)  # a later copy is the newer one; the position stays
+        count = len(page.content)
+        # A page is read in one go: its elements are parsed, then released before the next await, so
+        # that a walk holds one page of raw JSON and the page's records die young, never promoted by
+        # the collector (`reconciler.collector`: parsing makes no reference cycles).
+        with collector.paused():
+            if key is None:
+                ordered.extend(parse(element) for element in page.content)
+            else:
+                on_page: set[str | int] = set()
+                for element in page.content:
+                    identity = _identity(element, key, what=what, index=index)
+                    if identity in on_page:
+                        raise PagingInconsistent(
+                            f"{what}: page {index} lists {key} {str(identity)[:80]!r} twice; "
+                            "no snapshot was taken"
+                        )
+                    on_page.add(identity)
+                    repeats += identity in items
+                    items[identity] = parse(element)  # a later copy is the newer one; the position stays
+        page = replace(page, content=[])  # the raw elements go now (unless the fetcher keeps them)
+        if key is not None and index > 1:
+            # After the page, not before: the probe finds the same element either way (one collected
+            # from an earlier page unless elements moved back), and the page's records are gone by then.
+            await _check_nothing_skipped(fetch, index, size, items, what=what, key=key)
         if max(len(items), len(ordered)) > bounds.allowed:
             raise bounds.overrun(
                 what, f"page {index} brings the walk to {max(len(items), len(ordered)):,} elements"
             )
         if page.last_page:
             break
-        if not page.content:
+        if not count:
             raise IncompleteObservation(
                 f"{what}: page {index} is empty but not the last page; no snapshot was taken"
             )

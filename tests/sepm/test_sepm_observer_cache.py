@@ -137,3 +137,45 @@ async def test_a_client_moved_then_its_old_group_deleted_is_consistent(fake, mak
     first_pages = [c for c in fake.calls("GET", "computers") if c.url.params["pageIndex"] == "1"]
     incremental = [c.url.params.get("lastUpdate") is not None for c in first_pages]
     assert incremental == [False, True, True]  # the third read stayed incremental: nothing out of place
+
+
+def _assert_columns_agree(observed) -> None:
+    columns = observed.client_columns()
+    assert columns is not None
+    clients = observed.clients
+    assert list(columns.group_id) == [c.group_id for c in clients]
+    assert list(columns.last_update_time) == [c.last_update_time for c in clients]
+    assert list(columns.profile_serial) == [c.profile_serial for c in clients]
+    assert list(columns.agent_version) == [c.agent_version for c in clients]
+
+
+async def test_every_snapshot_carries_columns_that_agree_with_its_clients(fake, make_client, tls):
+    """After a cold read, incremental reads with additions, deletions and moves between groups, and a
+    full read, each snapshot's columns agree with its clients, which equal a fresh observer's."""
+    populate(fake)
+    async with make_client() as client:
+        observer = Observer(desired(tls), client, full_read_every=3)
+        _assert_columns_agree(await observer.observe())
+        fake.now_ms += 60_000
+        fake.computers[1] = _computer(1, EMEA, last=fake.now_ms - 1_000, profileSerialNo="s2")  # moved
+        fake.computers.append(_computer(20, SALES, last=fake.now_ms - 1_000))  # added
+        fake.computers.append(_computer(4, ROOT, last=fake.now_ms - 1_000, deleted=1))  # deleted
+        del fake.computers[4]
+        incremental = await observer.observe()
+        _assert_columns_agree(incremental)
+        assert "U0004" not in {c.id for c in incremental.clients}
+        fake.now_ms += 60_000
+        fake.computers = [c for c in fake.computers if not c.get("deleted")]
+        fake.computers[2] = _computer(2, ROOT, last=fake.now_ms - 1_000, onlineStatus=0)
+        del fake.computers[0]  # gone without a marker: only the full read sees it
+        second = await observer.observe()
+        _assert_columns_agree(second)
+        fake.now_ms += 60_000
+        full = await observer.observe()
+        _assert_columns_agree(full)
+    async with make_client() as other:
+        fresh = await Observer(desired(tls), other).observe()
+    assert "U0000" in {c.id for c in second.clients}
+    assert full.clients == fresh.clients
+    assert "U0000" not in {c.id for c in full.clients}
+    assert {c.id: c.group_id for c in full.clients}["U0001"] == EMEA

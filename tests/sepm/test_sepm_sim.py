@@ -202,9 +202,9 @@ async def test_incremental_reads_see_check_ins(sim, monkeypatch):
         reads: list[int | None] = []
         read_computers = client.computers
 
-        async def spy(*, updated_since_ms: int | None = None) -> list[dict]:
+        async def spy(*, updated_since_ms: int | None = None, **options: Any) -> list[Any]:
             reads.append(updated_since_ms)
-            return await read_computers(updated_since_ms=updated_since_ms)
+            return await read_computers(updated_since_ms=updated_since_ms, **options)
 
         monkeypatch.setattr(client, "computers", spy)
         observer = Observer(desired, client, full_read_every=100, incremental_margin_ms=60_000)

@@ -1,0 +1,71 @@
+"""The planner takes the clients' facts from the observer's columns when a snapshot carries them, and
+reads the client objects only when it does not; both give the same view."""
+
+from __future__ import annotations
+
+from array import array
+
+import pytest
+
+from reconciler.model.client_columns import ClientColumns
+from reconciler.model.observed import Observed
+from reconciler.plan import columns as plan_columns
+from reconciler.plan.site import view
+
+from .builders import CURRENT_AGENT, LAB, LEGACY_AGENT, ROOT, T0, client, group, observed, server
+
+
+def _snapshot() -> Observed:
+    return observed(
+        servers=[server("sepm01")],
+        groups=[group("G-ROOT", ROOT), group("G-LAB", LAB, inherits=True), group("G-LOST", "Nowhere\\Lost")],
+        clients=[
+            client("c1", "G-ROOT", last=T0 - 1_000),
+            client("c2", "G-LAB", version=LEGACY_AGENT),
+            client("c3", "G-GONE"),
+            client("c4", "G-ROOT", serial="old", version=CURRENT_AGENT),
+        ],
+    )
+
+
+def _with_columns(snapshot: Observed) -> Observed:
+    clients = snapshot.clients
+    return snapshot.with_client_columns(
+        ClientColumns(
+            clients=clients,
+            group_id=[c.group_id for c in clients],
+            last_update_time=array("q", [c.last_update_time for c in clients]),
+            profile_serial=[c.profile_serial for c in clients],
+            agent_version=[c.agent_version for c in clients],
+        )
+    )
+
+
+def _facts(snapshot: Observed) -> tuple[object, ...]:
+    c = view(snapshot, ["14.2.*"]).clients
+    return (
+        list(c.last),
+        list(c.profile),
+        c.by_group,
+        c.sources,
+        c.unsourced,
+        c.legacy_sources,
+        c.legacy_count,
+    )
+
+
+def test_the_observers_columns_give_the_same_view_as_the_clients():
+    """Counting from the columns gives the very facts that reading the client objects gives."""
+    assert _facts(_with_columns(_snapshot())) == _facts(_snapshot())
+
+
+def test_with_columns_the_client_objects_are_not_read(monkeypatch):
+    """A snapshot with columns is viewed without one pass over its client objects; one without is read."""
+
+    def no_pass(_: object) -> object:
+        raise AssertionError("a pass over the client objects")
+
+    monkeypatch.setattr(plan_columns, "_FIELDS", no_pass)
+    view(_with_columns(_snapshot()), [])
+    with pytest.raises(AssertionError, match="a pass over the client objects"):
+        view(_snapshot(), [])

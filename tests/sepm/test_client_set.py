@@ -1,0 +1,149 @@
+"""The client set over random churn: its columns always agree with its clients, and a record that says
+nothing new keeps the very client object it repeats."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reconciler.model.observed import ObservedClient
+from reconciler.sepm import adapter
+from reconciler.sepm.client_set import ClientSet
+
+GROUPS = ("G-ROOT", "G-SALES", "G-EMEA")
+PATHS = {"my company": "G-ROOT", "my company\\sales": "G-SALES", "my company\\sales\\emea": "G-EMEA"}
+
+
+def _record(n: int, *, group: int = 0, last: int = 1_000, serial: str = "s1", **extra: Any) -> dict[str, Any]:
+    return {
+        "uniqueId": f"U{n:03}",
+        "computerName": f"pc{n}",
+        "group": {"id": GROUPS[group]},
+        "agentVersion": "14.3.9816.7000",
+        "onlineStatus": 1,
+        "lastUpdateTime": last,
+        "profileSerialNo": serial,
+        "lastServerName": "sepm01",
+        **extra,
+    }
+
+
+def _merge(before: ClientSet, records: list[dict[str, Any]], *, full: bool) -> ClientSet:
+    read = before.reader(PATHS)
+    return before.merged([read(record) for record in records], full=full)
+
+
+def _assert_consistent(clients: ClientSet) -> None:
+    items = clients.clients
+    assert [c.id for c in items] == sorted(c.id for c in items)
+    columns = clients.columns
+    assert columns.clients is items
+    assert list(columns.group_id) == [c.group_id for c in items]
+    assert list(columns.last_update_time) == [c.last_update_time for c in items]
+    assert list(columns.profile_serial) == [c.profile_serial for c in items]
+    assert list(columns.agent_version) == [c.agent_version for c in items]
+    assert list(clients.ids) == [c.id for c in items]
+    assert list(clients.names) == [c.name for c in items]
+    assert [bool(b) for b in clients.online] == [c.online for c in items]
+    assert list(clients.servers) == [c.last_server for c in items]
+    assert dict(clients.index) == {c.id: i for i, c in enumerate(items)}
+    assert dict(clients.members) == dict(Counter(c.group_id for c in items))
+
+
+# One change to one client: (client number 0-29, what happens, a value).
+changes = st.lists(
+    st.tuples(
+        st.integers(0, 29),
+        st.sampled_from(["check-in", "move", "rename", "offline", "policy", "delete", "unchanged"]),
+        st.integers(0, 2),
+    ),
+    max_size=25,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    first=st.sets(st.integers(0, 29), max_size=20),
+    rounds=st.lists(st.tuples(st.booleans(), changes), min_size=1, max_size=5),
+)
+def test_columns_agree_with_the_clients_after_any_churn(first, rounds):
+    """After a cold read and any run of full and incremental reads (additions, deletions, moves between
+    groups, check-ins, renames), the set equals the site, its columns agree with its clients, an
+    unchanged client is the very object it was, and the previous set is left as it was."""
+    site = {n: _record(n, group=n % 3) for n in first}
+    clients = _merge(ClientSet(), list(site.values()), full=True)
+    _assert_consistent(clients)
+    for full, churn in rounds:
+        sent: dict[int, dict[str, Any]] = {}
+        for n, change, value in churn:
+            record = dict(site.get(n) or _record(n))
+            if change == "delete":
+                site.pop(n, None)
+                sent[n] = {"uniqueId": f"U{n:03}", "deleted": 1}
+                continue
+            if change == "check-in":
+                record["lastUpdateTime"] += 1_000 + value
+            elif change == "move":
+                record["group"] = {"id": "", "name": list(PATHS)[value].upper()}  # placed by its path
+            elif change == "rename":
+                record["computerName"] += "-renamed"
+            elif change == "offline":
+                record["onlineStatus"] = 0
+            elif change == "policy":
+                record["profileSerialNo"] = f"s{value + 2}"
+            site[n] = record
+            sent[n] = record
+        # A full read sends every computer (a deletion marker then only repeats an absence).
+        records = (
+            [*site.values(), *(r for r in sent.values() if "deleted" in r)] if full else list(sent.values())
+        )
+        before = clients
+        snapshot = (before.clients, list(before.columns.group_id), list(before.columns.last_update_time))
+        clients = _merge(before, records, full=full)
+        _assert_consistent(clients)
+        assert (
+            before.clients,
+            list(before.columns.group_id),
+            list(before.columns.last_update_time),
+        ) == snapshot
+        expected = sorted(
+            (adapter.parse_client(r, group_ids_by_path=PATHS) for r in site.values()), key=lambda c: c.id
+        )
+        assert list(clients.clients) == expected
+        old = {c.id: c for c in before.clients}
+        for client in clients.clients:
+            if client.id in old and client == old[client.id]:
+                assert client is old[client.id]
+
+
+def test_a_record_that_says_nothing_new_reads_as_the_position_of_its_client():
+    """The reader answers a repeated record with the client's position, a changed one with a new client."""
+    clients = _merge(ClientSet(), [_record(1), _record(2), _record(3)], full=True)
+    read = clients.reader(PATHS)
+    assert read(_record(2)) == 1
+    changed = read(_record(2, last=2_000))
+    assert isinstance(changed, ObservedClient)
+    assert changed.last_update_time == 2_000
+    assert read({"uniqueId": "U002", "deleted": 1}) == adapter.Deleted("U002")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        pytest.param("computerName", "pc2-new", id="name"),
+        pytest.param("onlineStatus", 0, id="online"),
+        pytest.param("lastServerName", "sepm02", id="server"),
+        pytest.param("agentVersion", "14.3.10000.0000", id="version"),
+        pytest.param("profileSerialNo", "s9", id="serial"),
+        pytest.param("group", {"id": "G-EMEA"}, id="group"),
+    ],
+)
+def test_any_changed_field_makes_a_new_client(field, value):
+    """A record that differs from the client in any one field is read as a new client, not a position."""
+    clients = _merge(ClientSet(), [_record(1), _record(2)], full=True)
+    read = clients.reader(PATHS)
+    assert isinstance(read(_record(2) | {field: value}), ObservedClient)
