@@ -21,7 +21,8 @@ allocator, such as OpenSSL's), the HTTP requests sent, and the computer records 
 asserted: the figures and their growth from one size to the next are the result.
 
 Run: ``.venv/bin/python benchmarks/bench_observe.py [--sizes 1000,10000,100000] [--profile PHASE]``.
-With ``--profile`` the chosen phase of the largest size runs under cProfile and its top lines are printed.
+With ``--profile`` the chosen phase of the largest size (or ``plan`` on its last snapshot) runs under
+cProfile and its top lines are printed.
 """
 
 from __future__ import annotations
@@ -142,12 +143,25 @@ async def measured(
         gc_s=GC.seconds - gc_before,
     )
     if profiler is not None:
-        out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("BENCH_SORT", "tottime")).print_stats(
-            int(os.environ.get("BENCH_LINES", "25"))
-        )
-        print(out.getvalue())
+        _print_profile(profiler)
     return result, figures
+
+
+def _print_profile(profiler: cProfile.Profile) -> None:
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("BENCH_SORT", "tottime")).print_stats(
+        int(os.environ.get("BENCH_LINES", "25"))
+    )
+    print(out.getvalue())
+
+
+def profile_plan(desired: DesiredSite, observed: Observed) -> None:
+    """cProfile (CPU time) over one ``plan`` of the last snapshot: ``--profile plan``."""
+    profiler = cProfile.Profile(time.process_time)
+    profiler.enable()
+    plan(desired, observed, None, observed.server_time)
+    profiler.disable()
+    _print_profile(profiler)
 
 
 # -- the simulated site ---------------------------------------------------------------------------
@@ -301,6 +315,8 @@ async def bench_size(clients: int, folder: Path, counter: RequestCounter, profil
                     gate_s=_time_gate(desired, observed),
                 )
         assert observed is not None
+        if profile == "plan":
+            profile_plan(desired, observed)
         return Row(
             clients=len(observed.clients),
             groups=len(observed.groups),
@@ -392,7 +408,11 @@ def print_table(rows: list[Row]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000,100000", help="client counts, comma-separated")
-    parser.add_argument("--profile", choices=PHASES, help="profile this phase (largest size)")
+    parser.add_argument(
+        "--profile",
+        choices=(*PHASES, "plan"),
+        help="profile this phase, or plan on the last snapshot (largest size)",
+    )
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
     counter = RequestCounter()
