@@ -8,6 +8,9 @@ The restart contract (DESIGN.md, safety invariant 5):
 - What is done stays done: a second ``done`` for the same step keeps the first record (its SEPM time
   is what gates count from; moving it later would not be unsafe, moving it earlier would be), and an
   intent or failure for a done step is ``StepAlreadyDone``: the planner never re-plans a done step.
+  One exception, which only moves a time later: a gate closed again at a later SEPM time takes that
+  time. The planner measures a gate afresh when its record is older than one of the changes it waits
+  for (``reconciler.plan.planner``); without the new time it would measure that gate on every pass.
 - A step may be recorded done without an intent: a step observation already shows satisfied, or a
   gate that opened. Nothing was acted on, so there was nothing in flight.
 - A failed step may be tried again: a new intent clears the failure and counts the attempt.
@@ -52,6 +55,17 @@ def _is_done(step: StepRow | None) -> bool:
     return step is not None and step["outcome"] == "ok"
 
 
+def _closed_again_later(existing: StepRow, applied_at: int | None) -> bool:
+    """A done gate recorded done again at a later SEPM time (see the module docstring)."""
+    previous = existing["applied_at"]
+    return (
+        existing["kind"] == "gate"
+        and applied_at is not None
+        and previous is not None
+        and applied_at > previous
+    )
+
+
 def intent(w: Fenced, rotation: RotationRow, *, step_id: str, kind: str, target: str) -> None:
     """Record that the step is about to be acted on (again, after a crash or a failure)."""
     existing = get(w.conn, rotation["id"], step_id)
@@ -87,10 +101,13 @@ def finish(
     A step already done stays done: ``ok`` again writes nothing and returns False, ``failed`` is
     ``StepAlreadyDone``.
     """
-    if _is_done(get(w.conn, rotation["id"], step_id)):
-        if outcome == "ok":
+    existing = get(w.conn, rotation["id"], step_id)
+    if existing is not None and _is_done(existing):
+        if outcome != "ok":
+            raise StepAlreadyDone(rotation_id=rotation["id"], step_id=step_id)
+        if not _closed_again_later(existing, applied_at):
             return False
-        raise StepAlreadyDone(rotation_id=rotation["id"], step_id=step_id)
+        message = f"closed again at a later SEPM time; {message}" if message else "closed again"
     w.conn.execute(
         "INSERT INTO steps (rotation_id, step_id, kind, target, done_wall, applied_at, outcome, message, "
         "token) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (rotation_id, step_id) DO UPDATE SET "

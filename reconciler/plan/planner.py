@@ -10,8 +10,10 @@ Order of decisions:
 3. No rotation under way and no server to update (every desired server presents its desired
    certificate on every port): the plan is empty (converged, nothing to journal).
 4. ``checks.ROTATION_CHECKS``: a finding blocks the site.
-5. ``steps.build_steps``; once the rotation has started, ``drift.STEP_CHECKS`` (what the journal
-   says is done must still be visible where a later step relies on it): a finding blocks the site.
+5. ``steps.build_steps``; once the rotation has started, a gate recorded before one of its changes
+   was done is taken as not done (``_without_stale_gates``), then ``drift.STEP_CHECKS`` (what the
+   journal says is done must still be visible where a later step relies on it): a finding blocks the
+   site.
 6. Sequencing:
 
    - A step in ``progress.done`` is ``done``, whatever the observation says now (gates latch); the
@@ -28,8 +30,10 @@ Order of decisions:
      * a gate: measured (``gates.measure``). ``ready`` (and ``satisfied``) when open, or when a
        human proceeded (``progress.proceeded``, break-glass); otherwise ``waiting`` with its
        measurement, or ``blocked`` (``GateDeadlineExceeded``) once SEPM time is past its deadline.
-   - Every later step that is not done is ``waiting`` with no measurement: the controller acts on the
-     first non-done step only, so there is never more than one ``ready`` step.
+   - The actions right after the current step, up to the next gate, are ``ready`` too when nothing
+     holds them (``Plan.ready``: the run the controller carries out in one pass, each journalled and
+     verified). Every later step that is not done is ``waiting`` with no measurement; a gate among
+     them carries its predicted opening (``eta``).
 
    Without progress the rotation has not started: its first step is always an action, so the
    controller can start it on a ``ready`` step (gate times count from the journalled start), and
@@ -38,13 +42,14 @@ Order of decisions:
 
 ``Plan.dormant`` names the clients the rotation will orphan: the dormant members of the current gate,
 or, when the current step is not a gate, every client of the site that has not checked in within
-``dormantAfter`` before ``now``. ``Plan.evidence_lower_bound`` is the sum of ``least_duration_ms``
-(see ``gates``) over the gates that are neither done nor ready.
+``dormantAfter`` before ``now``. ``Plan.eta`` is the earliest SEPM instant the rotation can complete
+(each gate opens no sooner than its last in-scope client's N-th check-in on its grid, gates chained),
+and ``Plan.evidence_lower_bound`` is ``eta - now``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from reconciler.desired.schema import DesiredSite
 from reconciler.model import step_ids
@@ -81,6 +86,7 @@ def plan(desired: DesiredSite, observed: Observed, progress: Progress | None, no
 
     drafts = build_steps(desired, site, scope, progress)
     if progress is not None:
+        progress = _without_stale_gates(progress, drafts)
         facts = StepFacts(desired, site, progress, scope, tuple(d.step for d in drafts))
         finding = first_finding(STEP_CHECKS, facts)
         if finding is not None:
@@ -105,6 +111,32 @@ def plan(desired: DesiredSite, observed: Observed, progress: Progress | None, no
         eta=sequence.clock if pending else None,
         evidence_lower_bound=sequence.clock - now if pending else 0,
     )
+
+
+def _without_stale_gates(progress: Progress, drafts: Iterable[Draft]) -> Progress:
+    """The journal as the rest of the plan reads it: a gate's record counts only if every change it waits
+    for is done, and was done no later than the gate closed.
+
+    A journal that says otherwise (edited, restored from a copy, or a change attempted again after its
+    gate) would let what follows the gate (secure communications back on) run on a certificate the
+    clients were never seen to take; the drift checks would miss a reverted server for the same reason.
+    Such a gate is measured afresh, from its changes, and its closing again is journalled at the later
+    time (``reconciler.journal.steps``). An action's record always counts: its effect is SEPM's state.
+    """
+    done = progress.done
+    stale = {
+        draft.step.id
+        for draft in drafts
+        if draft.gate is not None
+        and (closed := done.get(draft.step.id)) is not None
+        and not all(
+            (change := done.get(step_id)) is not None and change.applied_at <= closed.applied_at
+            for step_id in draft.gate.since_steps
+        )
+    }
+    if not stale:
+        return progress
+    return progress.model_copy(update={"done": {k: v for k, v in done.items() if k not in stale}})
 
 
 class _Sequencer:

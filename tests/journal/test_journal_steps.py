@@ -60,6 +60,29 @@ def test_done_without_intent_for_satisfied_steps_and_gates(
     assert journal.progress(rotation).done["gate:1"].applied_at == 50
 
 
+def test_a_gate_closed_again_later_takes_the_later_time(
+    journal: Journal, lease: Lease, rotation: RotationId
+) -> None:
+    """A done gate recorded done again at a later SEPM time takes it (the planner measured it afresh);
+    an earlier or equal time changes nothing, and an action never moves."""
+    journal.record_done(lease, rotation_id=rotation, step_id="gate:g", applied_at=500, kind=StepKind.GATE)
+    assert not journal.record_done(lease, rotation_id=rotation, step_id="gate:g", applied_at=500)
+    assert not journal.record_done(lease, rotation_id=rotation, step_id="gate:g", applied_at=400)
+    assert journal.progress(rotation).done["gate:g"].applied_at == 500
+
+    assert journal.record_done(
+        lease, rotation_id=rotation, step_id="gate:g", applied_at=900, message="12 of 12", kind=StepKind.GATE
+    )
+    assert journal.progress(rotation).done["gate:g"] == StepRecord(
+        applied_at=900, message="closed again at a later SEPM time; 12 of 12"
+    )
+    assert [e["event"] for e in journal.history(SITE) if e["step_id"] == "gate:g"] == ["done", "done"]
+
+    journal.record_done(lease, rotation_id=rotation, step_id="assign_msl:a", applied_at=100, kind="assign_msl")
+    assert not journal.record_done(lease, rotation_id=rotation, step_id="assign_msl:a", applied_at=900)
+    assert journal.progress(rotation).done["assign_msl:a"].applied_at == 100
+
+
 def test_in_flight_survives_a_crash(journal_path: Path, clock: FakeClock) -> None:
     """A step with an intent and no done, written by a process that went away, is in flight on reopen."""
     with Journal(journal_path, clock=clock) as first:
