@@ -78,7 +78,9 @@ def test_a_gate_closed_again_later_takes_the_later_time(
     )
     assert [e["event"] for e in journal.history(SITE) if e["step_id"] == "gate:g"] == ["done", "done"]
 
-    journal.record_done(lease, rotation_id=rotation, step_id="assign_msl:a", applied_at=100, kind="assign_msl")
+    journal.record_done(
+        lease, rotation_id=rotation, step_id="assign_msl:a", applied_at=100, kind="assign_msl"
+    )
     assert not journal.record_done(lease, rotation_id=rotation, step_id="assign_msl:a", applied_at=900)
     assert journal.progress(rotation).done["assign_msl:a"].applied_at == 100
 
