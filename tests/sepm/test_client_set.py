@@ -147,3 +147,38 @@ def test_any_changed_field_makes_a_new_client(field, value):
     clients = _merge(ClientSet(), [_record(1), _record(2)], full=True)
     read = clients.reader(PATHS)
     assert isinstance(read(_record(2) | {field: value}), ObservedClient)
+
+
+# Each field of ObservedClient, and a record that changes only it (the id is the key, not a field to
+# compare). A field added to ObservedClient without a line here fails the first test below, so that the
+# reader's comparison cannot silently miss it.
+_ONE_FIELD_CHANGED: dict[str, dict[str, Any]] = {
+    "name": {"computerName": "renamed"},
+    "group_id": {"group": {"id": GROUPS[1]}},
+    "agent_version": {"agentVersion": "14.3.9999.1000"},
+    "last_update_time": {"lastUpdateTime": 2_000},
+    "profile_serial": {"profileSerialNo": "s2"},
+    "online": {"onlineStatus": 0},
+    "last_server": {"lastServerName": "sepm02"},
+}
+
+
+def test_every_client_field_is_compared_by_the_reader() -> None:
+    assert set(ObservedClient.model_fields) - {"id"} == set(_ONE_FIELD_CHANGED)
+
+
+@pytest.mark.parametrize("field", sorted(_ONE_FIELD_CHANGED))
+def test_a_record_that_changes_one_field_is_read_as_a_new_client(field: str) -> None:
+    """An unchanged record becomes the position of the client it repeats; one that differs in any single
+    field becomes a new client with that field's new value."""
+    before = _merge(ClientSet(), [_record(1), _record(2)], full=True)
+    read = before.reader(PATHS)
+    assert read(_record(1)) == 0
+
+    changed = read({**_record(1), **_ONE_FIELD_CHANGED[field]})
+
+    assert isinstance(changed, ObservedClient)
+    assert getattr(changed, field) != getattr(before.clients[0], field)
+    after = before.merged([changed], full=False)
+    _assert_consistent(after)
+    assert after.clients[0] is changed
