@@ -27,6 +27,7 @@ from reconciler.journal import rows
 from reconciler.journal.errors import StepAlreadyDone
 from reconciler.journal.locks import Fenced
 from reconciler.journal.records import GateRow, RotationRow, StepOutcome, StepRow
+from reconciler.model.plan import StepKind
 
 
 def get(conn: sqlite3.Connection, rotation_id: str, step_id: str) -> StepRow | None:
@@ -59,7 +60,7 @@ def _closed_again_later(existing: StepRow, applied_at: int | None) -> bool:
     """A done gate recorded done again at a later SEPM time (see the module docstring)."""
     previous = existing["applied_at"]
     return (
-        existing["kind"] == "gate"
+        existing["kind"] == StepKind.GATE
         and applied_at is not None
         and previous is not None
         and applied_at > previous
