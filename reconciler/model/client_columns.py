@@ -2,7 +2,9 @@
 
 Contract:
 - ``ClientColumns`` holds, for each client of one ``Observed.clients`` tuple and in its order, the
-  group id, the last check-in time, the policy serial it holds and its agent version. ``clients`` is
+  group id, the last check-in time, the policy serial it holds and its agent version. ``by_group`` maps
+  each group id that holds clients to their positions, ascending (the observer keeps it up to date as
+  clients come, go and move, so no plan groups 100,000 positions again). ``clients`` is
   that very tuple: columns describe one tuple, and ``Observed.client_columns()`` hands them out only
   for the tuple they were built for (a copy of a snapshot with other clients gets none).
 - Check-in times are unboxed (``array('q')``): SEPM's are Java longs.
@@ -16,7 +18,8 @@ when they are there and the objects otherwise (hand-built and loaded snapshots).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -33,6 +36,8 @@ class ClientColumns:
     last_update_time: Sequence[int]
     profile_serial: Sequence[str]
     agent_version: Sequence[str]
+    by_group: Mapping[str, Sequence[int]] | None = None
+    """group id -> the positions of its clients, ascending; None when not built (the planner groups them)."""
 
     def __post_init__(self) -> None:
         size = len(self.clients)
@@ -42,3 +47,11 @@ class ClientColumns:
         }
         if lengths - {size}:
             raise ValueError(f"client columns of lengths {sorted(lengths)} for {size} clients")
+
+
+def positions_by_group(group_ids: Sequence[str]) -> dict[str, Sequence[int]]:
+    """Group id -> the positions holding it, ascending: ``ClientColumns.by_group`` for ``group_ids``."""
+    positions: defaultdict[str, list[int]] = defaultdict(list)
+    for position, group_id in enumerate(group_ids):
+        positions[group_id].append(position)
+    return dict(positions)

@@ -31,12 +31,12 @@ A gate counts heartbeat evidence from the changes it waits on. All times are SEP
 from __future__ import annotations
 
 import heapq
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import chain, compress
-from operator import and_, not_
+from itertools import chain, compress, repeat
+from operator import and_, mod, not_
 
 from reconciler.desired.schema import Gates
 from reconciler.model.plan import GateMeasurement
@@ -79,25 +79,40 @@ def pass_at(last: int, heartbeat_ms: int, since: int, cycles: int) -> int:
 
 
 class GridIndex:
-    """Per settings-source group, its clients that are not dormant at ``now`` and their sorted grid
-    phases (``last mod h``): enough to predict the last check-in of any gate ahead in a binary search."""
+    """Per settings-source group, the sorted grid phases (``last mod h``) of its clients that are not
+    dormant at ``now``: enough to predict the last check-in of any gate ahead in a binary search, since a
+    client's instant on its grid depends on its phase alone.
+
+    Each client's phase, or a mark above every phase when it is dormant, is computed in one pass over
+    the columns in snapshot order; only then are the phases gathered by group. Why: a group's clients
+    lie scattered over the snapshot, so a look at one client's value in group order is a cache miss
+    (about 300 ns each at 100,000 clients on our machines), while a pass in snapshot order costs a few
+    milliseconds. The scattered gathering is done once, on the phases.
+    """
 
     def __init__(self, clients: Clients, *, now: int, gates: Gates) -> None:
         cutoff = now - gates.dormant_after * 1000
         last = clients.last
         self.clients = clients
-        self.live: dict[str, list[int]] = {}
         self.phases: dict[str, list[int]] = {}
-        recent = cutoff.__le__  # last >= cutoff: not dormant
+        heartbeat_of = {
+            group: max(clients.heartbeat_ms[source], 1)
+            for source, members in clients.sources.items()
+            for group in members
+        }
         # Per client only C-level maps (no Python frame per client): this runs over 100,000 of them.
+        # Unsourced clients get any heartbeat here: they are not gathered below, but kept apart.
+        phase = list(map(mod, last, map(heartbeat_of.get, clients.group, repeat(1))))
+        dormant_mark = max(heartbeat_of.values(), default=1)  # above every phase: sorts after them all
+        for dormant in compress(range(len(last)), map(cutoff.__gt__, last)):
+            phase[dormant] = dormant_mark
         for source, members in clients.sources.items():
-            indices = list(chain.from_iterable(map(clients.by_group.__getitem__, members)))
-            lasts = list(map(last.__getitem__, indices))
-            live = list(compress(indices, map(recent, lasts)))
-            if live:
-                heartbeat = max(clients.heartbeat_ms[source], 1)
-                self.live[source] = live
-                self.phases[source] = sorted(map(heartbeat.__rmod__, compress(lasts, map(recent, lasts))))
+            phases = sorted(
+                map(phase.__getitem__, chain.from_iterable(map(clients.by_group.__getitem__, members)))
+            )
+            del phases[bisect_left(phases, dormant_mark) :]
+            if phases:
+                self.phases[source] = phases
         self.unsourced = [i for i in clients.unsourced if last[i] >= cutoff]
 
 
@@ -105,13 +120,14 @@ def predicted_open(scope: GateScope, grid: GridIndex, *, since: int, gates: Gate
     """The earliest SEPM instant the gate can open if every change it counts from happens at ``since``."""
     cycles, lagging = gates.heartbeat_cycles, gates.max_lagging_clients
     clients, last = grid.clients, grid.clients.last
-    sources = [source for part in scope.parts for source in part.sources if source in grid.live]
+    sources = [source for part in scope.parts for source in part.sources if source in grid.phases]
     loose = grid.unsourced if scope.unsourced else []
     if lagging:  # the (k+1)-th latest client decides: every instant is needed
+        # A client's instant depends on its grid phase alone, so the phases stand for the clients.
         instants = [
-            pass_at(last[i], clients.heartbeat_ms[source], since, cycles)
+            pass_at(phase, clients.heartbeat_ms[source], since, cycles)
             for source in sources
-            for i in grid.live[source]
+            for phase in grid.phases[source]
         ] + [pass_at(last[i], clients.slowest_ms, since, cycles) for i in loose]
         latest = heapq.nlargest(lagging + 1, instants)
         evidence = latest[-1] if len(latest) > lagging else since

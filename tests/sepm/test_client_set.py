@@ -3,7 +3,6 @@ nothing new keeps the very client object it repeats."""
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 import pytest
@@ -51,7 +50,11 @@ def _assert_consistent(clients: ClientSet) -> None:
     assert [bool(b) for b in clients.online] == [c.online for c in items]
     assert list(clients.servers) == [c.last_server for c in items]
     assert dict(clients.index) == {c.id: i for i, c in enumerate(items)}
-    assert dict(clients.members) == dict(Counter(c.group_id for c in items))
+    by_group: dict[str, list[int]] = {}
+    for i, c in enumerate(items):
+        by_group.setdefault(c.group_id, []).append(i)
+    assert {g: list(positions) for g, positions in clients.by_group.items()} == by_group
+    assert columns.by_group is clients.by_group
 
 
 # One change to one client: (client number 0-29, what happens, a value).
@@ -102,13 +105,19 @@ def test_columns_agree_with_the_clients_after_any_churn(first, rounds):
             [*site.values(), *(r for r in sent.values() if "deleted" in r)] if full else list(sent.values())
         )
         before = clients
-        snapshot = (before.clients, list(before.columns.group_id), list(before.columns.last_update_time))
+        snapshot = (
+            before.clients,
+            list(before.columns.group_id),
+            list(before.columns.last_update_time),
+            {g: list(positions) for g, positions in before.by_group.items()},
+        )
         clients = _merge(before, records, full=full)
         _assert_consistent(clients)
         assert (
             before.clients,
             list(before.columns.group_id),
             list(before.columns.last_update_time),
+            {g: list(positions) for g, positions in before.by_group.items()},
         ) == snapshot
         expected = sorted(
             (adapter.parse_client(r, group_ids_by_path=PATHS) for r in site.values()), key=lambda c: c.id
