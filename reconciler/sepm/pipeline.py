@@ -161,6 +161,10 @@ class RequestPipeline:
         ``bearer``: use exactly this token and never re-authenticate (logout).
         """
         url = f"{self._base_url}/{path}"
+        # Parsed once, query included: given a relative path and parameters, httpx parses the base,
+        # the joined URL and the URL with its query again on every send (a sixth of the CPU of a
+        # small request); given a finished URL, it parses nothing. The request on the wire is the same.
+        target = httpx.URL(f"{url}?{httpx.QueryParams(params)}" if params else url)
         may_reauthenticate = not login and bearer is None
         while True:  # twice at most: once more with a fresh token after a 401
             token: str | None = None
@@ -169,7 +173,7 @@ class RequestPipeline:
             headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
 
             async def send(headers: Mapping[str, str] = headers) -> Reply:
-                return await self._send(method, path, url, headers=headers, params=params, json=json)
+                return await self._send(method, path, url, target, headers=headers, json=json)
 
             reply = await self._retry.call(
                 send, retry_on=TransientError, sleep=self._sleep, rng=self._rng, on_retry=_log_retry
@@ -191,15 +195,15 @@ class RequestPipeline:
         method: str,
         path: str,
         url: str,
+        target: httpx.URL,
         *,
         headers: Mapping[str, str],
-        params: Mapping[str, Any] | None,
         json: Any,
     ) -> Reply:
         """One exchange. A transient failure (network, 5xx, 429) is raised for the retry loop; any other
         answer is returned for ``request`` to read."""
         try:
-            outcome = await self._exchange(method, path, url, headers=headers, params=params, json=json)
+            outcome = await self._exchange(method, url, target, headers=headers, json=json)
         except SepmError as raised:
             self._count(method, path, None, raised)
             raise
@@ -217,11 +221,10 @@ class RequestPipeline:
     async def _exchange(
         self,
         method: str,
-        path: str,
         url: str,
+        target: httpx.URL,
         *,
         headers: Mapping[str, str],
-        params: Mapping[str, Any] | None,
         json: Any,
     ) -> Reply | SepmError:
         """One HTTP exchange: the reply, or the transient error it met (``PinMismatch`` and
@@ -231,7 +234,7 @@ class RequestPipeline:
             generation = 0
             try:
                 http, generation = await self._connection.client()
-                request = http.build_request(method, path, params=params, json=json, headers=dict(headers))
+                request = http.build_request(method, target, json=json, headers=dict(headers))
                 return await exchange(http, request, url=url, limits=self._limits)
             except TransientError as exc:  # reading the certificate first failed, or the deadline passed
                 return exc

@@ -68,7 +68,8 @@ def test_the_observers_positions_by_group_are_left_as_they_were():
     observer builds the next set from) keep every group, the missing one included."""
     snapshot = _with_columns(_snapshot(), grouped=True)
     columns = snapshot.client_columns()
-    assert columns is not None and columns.by_group is not None
+    assert columns is not None
+    assert columns.by_group is not None
     before = {g: list(p) for g, p in columns.by_group.items()}
     assert view(snapshot, []).clients.unsourced == [2]
     assert {g: list(p) for g, p in columns.by_group.items()} == before

@@ -191,3 +191,23 @@ def test_a_record_that_changes_one_field_is_read_as_a_new_client(field: str) -> 
     after = before.merged([changed], full=False)
     _assert_consistent(after)
     assert after.clients[0] is changed
+
+
+def test_a_column_no_changed_client_differs_in_is_shared_not_copied():
+    """Check-ins alone copy the check-in times (and the clients) but share the names, versions, groups,
+    serials and servers with the previous set; a rename copies the names only."""
+    before = _merge(ClientSet(), [_record(n, group=n % 3) for n in range(6)], full=True)
+    checked_in = _merge(
+        before, [_record(1, group=1, last=5_000), _record(4, group=1, last=5_000)], full=False
+    )
+    assert list(checked_in.columns.last_update_time) == [1_000, 5_000, 1_000, 1_000, 5_000, 1_000]
+    assert checked_in.names is before.names
+    assert checked_in.servers is before.servers
+    assert checked_in.columns.group_id is before.columns.group_id
+    assert checked_in.columns.profile_serial is before.columns.profile_serial
+    assert checked_in.columns.agent_version is before.columns.agent_version
+    assert checked_in.by_group is before.by_group
+    renamed = _merge(checked_in, [_record(2, group=2, computerName="pc2-new")], full=False)
+    assert list(renamed.names) == ["pc0", "pc1", "pc2-new", "pc3", "pc4", "pc5"]
+    assert list(checked_in.names) == ["pc0", "pc1", "pc2", "pc3", "pc4", "pc5"]
+    assert renamed.columns.group_id is before.columns.group_id

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import pytest
-from sepm_fakes import PASSWORD, FakeSepm
+from sepm_fakes import BASE_URL, PASSWORD, FakeSepm
 
 from reconciler.desired.schema import DesiredSite
 from reconciler.sepm.client import SepmClient, rest_base_url
-from reconciler.sepm.errors import CredentialsRejected
+from reconciler.sepm.errors import CredentialsRejected, NotFound
 
 A = "AA:" * 31 + "AA"
 B = "BB:" * 31 + "BB"
@@ -81,3 +82,23 @@ def test_at_least_one_pin_is_required():
             password=PASSWORD,
             allowed_fingerprints=frozenset(),
         )
+
+
+async def test_requests_go_out_as_httpx_would_build_them_from_the_path_and_parameters(make_client, fake):
+    """The client hands httpx finished URLs; each is the very URL httpx builds from the base, the
+    path (a group id that needs quoting included) and the query parameters."""
+    client = make_client()
+    await client.computers(updated_since_ms=1_764_000_000_000)
+    with pytest.raises(NotFound):  # the fake has no such group: the request is what matters
+        await client.location_settings("G 1/ä", "L#1")
+    reference = httpx.AsyncClient(base_url=BASE_URL + "/")
+    walk = fake.calls("GET", "computers")
+    assert walk
+    for request in walk:
+        expected = reference.build_request("GET", "computers", params=dict(request.url.params)).url
+        assert str(request.url) == str(expected)
+        assert request.url.params["lastUpdate"] == "1764000000000"
+    (settings,) = [r for r in fake.log if r.url.path.endswith("/settings")]
+    expected = reference.build_request("GET", "groups/G%201%2F%C3%A4/locations/L%231/settings").url
+    assert str(settings.url) == str(expected)
+    assert settings.url.raw_path == b"/sepm/api/v1/groups/G%201%2F%C3%A4/locations/L%231/settings"
