@@ -16,14 +16,19 @@ Contract:
   no more requests in flight than the caller's semaphore admits (SEPM is a production server).
 - ``commit()`` makes the last ``read`` the base of the next one. It is called only once the whole
   observation is complete, so a failed observation leaves the base as it was.
+- ``list_parser()`` gives the parser for one walk of the group list: ``adapter.parse_group``, except
+  that a record equal to the one the previous walk read for that group gives the group parsed then
+  (2,000 records re-checked field by field on every observation otherwise). Equal means the same
+  texts and the same true/false: ``1 == True`` in Python, so an inheritance flag that is not a
+  boolean is parsed (and refused) afresh.
 - Errors are those of the client and the adapter; the observer classifies them.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 from reconciler.model.observed import ObservedGroup, ObservedLocation
 from reconciler.sepm import adapter
@@ -47,6 +52,7 @@ class GroupReader:
         self._limit = asyncio.Semaphore()
         self._base: dict[str, tuple[_Key, ObservedGroup]] = {}
         self._pending: dict[str, tuple[_Key, ObservedGroup]] = {}
+        self._records: dict[Any, tuple[Mapping[str, Any], adapter.WireGroup]] = {}
         self.groups_read = 0
         """How many groups the last ``read`` asked SEPM about (the others came from the base)."""
 
@@ -62,6 +68,24 @@ class GroupReader:
             group.id: (_key(group), seen) for group, seen in zip(groups, observed, strict=True) if seen
         }
         return [seen for seen in observed if seen is not None]
+
+    def list_parser(self) -> Callable[[Mapping[str, Any]], adapter.WireGroup]:
+        """The parser for one walk of the group list (see the module docstring)."""
+        previous: Mapping[Any, tuple[Mapping[str, Any], adapter.WireGroup]] = self._records
+        current: dict[Any, tuple[Mapping[str, Any], adapter.WireGroup]] = {}
+        self._records = current
+
+        def parse(raw: Mapping[str, Any]) -> adapter.WireGroup:
+            group_id = raw.get("id")
+            known = previous.get(group_id) if type(group_id) is str else None
+            if known is not None and known[0] == raw and type(raw.get("policyInheritanceEnabled")) is bool:
+                group = known[1]
+            else:
+                group = adapter.parse_group(raw)
+            current[group.id] = (raw, group)
+            return group
+
+        return parse
 
     def commit(self) -> None:
         self._base, self._pending = self._pending, {}

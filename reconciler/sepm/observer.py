@@ -123,7 +123,7 @@ class Observer:
                 raise IncompleteObservation(
                     f"site {site}: SEPM sent no Date header or serverTime, so its clock is unknown"
                 )
-            wire_groups = await self._client.groups(parse=adapter.parse_group)
+            wire_groups = await self._client.groups(parse=self._groups.list_parser())
             paths = {group.full_path.casefold(): group.id for group in wire_groups}
             read = self._clients.reader(paths)
             async with task_group() as tasks:

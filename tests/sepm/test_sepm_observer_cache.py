@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sepm_fakes import START_MS, FakeSepm, TlsServer, error
 from test_sepm_observer import CERT, EMEA, ROOT, SALES, _computer, desired, populate
 
-from reconciler.sepm.errors import IncompleteObservation
+from reconciler.sepm import adapter
+from reconciler.sepm.errors import IncompleteObservation, UnexpectedResponse
 from reconciler.sepm.observer import Observer
 
 
@@ -76,6 +79,37 @@ async def test_a_renamed_group_keeps_its_locations_under_its_new_path(fake, make
     assert _settings_reads(fake) == []
     assert second.groups_by_id()[SALES].full_path == "My Company\\Sales and Marketing"
     assert second.groups_by_id()[SALES].locations == first.groups_by_id()[SALES].locations
+
+
+async def test_a_group_record_that_says_nothing_new_is_not_parsed_again(fake, make_client, tls, monkeypatch):
+    """The second walk of an unchanged group list parses no record; a changed record is parsed afresh,
+    and an inheritance flag of 1 (equal to true in Python, not in SEPM's JSON) is refused, not taken
+    for the true read before."""
+    populate(fake)
+    parsed: list[str] = []
+    parse_group = adapter.parse_group
+
+    def counting(raw: Any) -> adapter.WireGroup:
+        parsed.append(raw.get("id"))
+        return parse_group(raw)
+
+    monkeypatch.setattr(adapter, "parse_group", counting)
+    async with make_client() as client:
+        observer = Observer(desired(tls), client)
+        await observer.observe()
+        assert sorted(parsed) == sorted([ROOT, SALES, EMEA])
+        parsed.clear()
+        await observer.observe()
+        assert parsed == []
+        _bump(fake, SALES, "BBBB-11/29/2025 19:00:00 002")
+        third = await observer.observe()
+        assert parsed == [SALES]
+        assert third.groups_by_id()[SALES].policy_serial == "BBBB-11/29/2025 19:00:00 002"
+        emea = next(g for g in fake.groups if g["id"] == EMEA)
+        assert emea["policyInheritanceEnabled"] is True
+        emea["policyInheritanceEnabled"] = 1
+        with pytest.raises(UnexpectedResponse, match="policyInheritanceEnabled"):
+            await observer.observe()
 
 
 async def test_a_failed_observation_keeps_the_groups_of_the_last_good_one(fake, make_client, tls):
