@@ -61,14 +61,11 @@ from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 from reconciler.model.observed import ObservedClient, ObservedLocation
-from reconciler.sepm.decoding import GroupRef
+from reconciler.sepm.decoding import MAX_EPOCH_MS, MAX_TEXT, GroupRef, WireComputer
 from reconciler.sepm.errors import UnexpectedResponse
 
 Mode = Literal["PULL", "PUSH"]
 
-MAX_TEXT = 4096
-"""The longest name, id, path or serial accepted: SEPM's longest (a full group path) stays well below."""
-_MAX_EPOCH_MS = 2**63 - 1  # a Java long
 _MAX_SECONDS = 2**31 - 1  # a Java int
 
 
@@ -290,7 +287,7 @@ def parse_client(raw: Mapping[str, Any], *, group_ids_by_path: Mapping[str, str]
 
 
 def read_computer(
-    raw: Mapping[str, Any],
+    raw: Mapping[str, Any] | WireComputer,
     *,
     group_ids_by_path: Mapping[str, str],
     known: Position | None = None,
@@ -302,8 +299,17 @@ def read_computer(
     clients repeat (versions, serials, servers, group ids).
 
     Run once per computer per read (100,000 per full read), so its checks are written out inline;
-    each refusal is the one ``client_id``, ``_name`` and ``_text`` make.
+    each refusal is the one ``client_id``, ``_name`` and ``_text`` make. A ``WireComputer`` (a record
+    of a page whose types msgspec checked as it decoded it) skips the checks its types make: a JSON
+    null reads as an absent field, as below. What its types leave open and is not the common case (a
+    deletion marker, a group without an id or with an over-long one) is read the ordinary way, from
+    the cut dict the record stands for.
     """
+    if isinstance(raw, WireComputer):
+        typed = _read_typed(raw, known, shared)
+        if typed is not None:
+            return typed
+        raw = raw.as_dict()
     unique_id = raw.get("uniqueId")
     if type(unique_id) is not str or not 0 < len(unique_id) <= MAX_TEXT:
         unique_id = client_id(raw)  # raises, saying what is wrong
@@ -324,7 +330,7 @@ def read_computer(
     elif len(group_id) > MAX_TEXT:
         _name(group_id, field="group.id", where=f"computer {unique_id}")  # raises, saying where
     last_update = raw.get("lastUpdateTime") or 0
-    if type(last_update) is not int or not 0 <= last_update <= _MAX_EPOCH_MS:
+    if type(last_update) is not int or not 0 <= last_update <= MAX_EPOCH_MS:
         raise UnexpectedResponse(f"computer {unique_id}: 'lastUpdateTime' is not epoch ms")
     name = raw.get("computerName")
     if type(name) is not str or len(name) > MAX_TEXT:
@@ -343,6 +349,38 @@ def read_computer(
         position = known(unique_id, name, group_id, version, last_update, serial, online, server)
         if position is not None:
             return position
+    return _new_client(unique_id, name, group_id, version, last_update, serial, online, server, shared)
+
+
+def _read_typed(
+    raw: WireComputer, known: Position | None, shared: dict[str, str] | None
+) -> int | ObservedClient | None:
+    """``read_computer`` of a typed record in the common case; None for any other."""
+    group = raw.group
+    group_id = group.id if group is not None else None
+    if raw.deleted is not None or type(group_id) is not str or not 0 < len(group_id) <= MAX_TEXT:
+        return None
+    unique_id, name, version = raw.uniqueId, raw.computerName or "", raw.agentVersion or ""
+    last_update, serial, server = raw.lastUpdateTime or 0, raw.profileSerialNo or "", raw.lastServerName or ""
+    online = raw.onlineStatus == 1
+    if known is not None:
+        position = known(unique_id, name, group_id, version, last_update, serial, online, server)
+        if position is not None:
+            return position
+    return _new_client(unique_id, name, group_id, version, last_update, serial, online, server, shared)
+
+
+def _new_client(  # noqa: PLR0917 - the fields in ObservedClient order, as ``Position`` takes them
+    unique_id: str,
+    name: str,
+    group_id: str,
+    version: str,
+    last_update: int,
+    serial: str,
+    online: bool,
+    server: str,
+    shared: dict[str, str] | None,
+) -> ObservedClient:
     if shared is not None:
         group_id = shared.setdefault(group_id, group_id)
         version = shared.setdefault(version, version)

@@ -54,7 +54,7 @@ API_PATH = "/sepm/api/v1"
 T = TypeVar("T")
 
 
-def _as_is(element: dict[str, Any]) -> dict[str, Any]:
+def _as_is(element: Any) -> Any:
     return element
 
 
@@ -243,7 +243,7 @@ class SepmClient:
         params: Mapping[str, Any] | None = None,
         *,
         key: str | None = None,
-        parse: Parse[T] = _as_is,  # type: ignore[assignment]
+        parse: Parse[T] = _as_is,
         decoder: Decoder = json.loads,
     ) -> list[T]:
         """Every element of a paged list (1-based ``pageIndex``), parsed, or ``IncompleteObservation``.
@@ -288,7 +288,14 @@ class SepmClient:
 
 
 def _segment(value: str) -> str:
-    return quote(value, safe="")
+    """An id as one percent-encoded path segment; an id that is not text UTF-8 can carry (a lone
+    surrogate, which a JSON escape can make) is SEPM's answer not making sense, not our crash."""
+    try:
+        return quote(value, safe="")
+    except UnicodeEncodeError as exc:
+        raise UnexpectedResponse(
+            f"SEPM gave an id that cannot be sent back in a URL: {value[:80]!r}"
+        ) from exc
 
 
 def _settings_path(group_id: str, location_id: str) -> str:

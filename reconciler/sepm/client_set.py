@@ -25,12 +25,13 @@ from array import array
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter, itemgetter
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from reconciler import collector
 from reconciler.model.client_columns import ClientColumns, positions_by_group
 from reconciler.model.observed import ObservedClient
 from reconciler.sepm import adapter
+from reconciler.sepm.decoding import Element
 
 Read = int | ObservedClient | adapter.Deleted
 """What ``reader`` makes of one record: the position of the unchanged client it repeats, a new or
@@ -62,7 +63,7 @@ class ClientSet:
         by_group = self.columns.by_group
         return by_group if by_group is not None else {}
 
-    def reader(self, paths: Mapping[str, str]) -> Callable[[dict[str, Any]], Read]:
+    def reader(self, paths: Mapping[str, str]) -> Callable[[Element], Read]:
         """Reads one computer record against this set (see the module docstring); ``paths`` maps a
         group's case-folded path to its id, for records whose group has no id."""
         index = self.index
@@ -88,7 +89,7 @@ class ClientSet:
                 return i
             return None
 
-        def read(record: dict[str, Any]) -> Read:
+        def read(record: Element) -> Read:
             return adapter.read_computer(record, group_ids_by_path=paths, known=known, shared=shared)
 
         return read

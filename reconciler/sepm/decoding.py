@@ -7,6 +7,13 @@ Contract:
 - A decoder turns one page's body into what ``json.loads`` would give, except that each element is cut
   to those fields (``computer_record``, ``group_record``): same keys, same values, others absent, and
   a computer's group, when it is an object, is a ``GroupRef`` (untracked by the collector).
+- A page of computers whose every record has the types the adapter accepts (``WireComputer``: texts
+  no longer than ``MAX_TEXT``, a check-in time that is a Java ``long`` of epoch ms, a group object)
+  decodes into ``WireComputer`` records instead: the same fields (``get``, ``[]``: an absent field and
+  a JSON null both read as absent, as the adapter reads them), with their types checked by msgspec in
+  C as the page is decoded, so the adapter does not check them again record by record. Any other page
+  decodes as above, and the adapter judges it field by field (a property test holds the two ways to
+  the same clients and the same refusals).
 - The fast way decodes only those fields, straight into small dicts: msgspec skips the others without
   building them. Whatever it does not take (a page of another shape, a group that is not an object,
   JSON it refuses, such as NaN) goes the ordinary way, ``json.loads`` then the cut, so that the paging,
@@ -24,8 +31,8 @@ Contract:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
-from typing import Any, Generic, TypedDict, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import Annotated, Any, Generic, TypedDict, TypeVar
 
 import msgspec
 
@@ -45,6 +52,10 @@ COMPUTER_FIELDS = (
 )
 """The fields of a ``Computer`` this project reads (facts 8, 9), of the 147 Broadcom documents."""
 _COMPUTER_GROUP_FIELDS = ("id", "name", "fullPathName")
+MAX_TEXT = 4096
+"""The longest name, id, path or serial accepted: SEPM's longest (a full group path) stays well below."""
+MAX_EPOCH_MS = 2**63 - 1
+"""The latest check-in time accepted: a Java ``long``, SEPM's own type for it."""
 GROUP_FIELDS = ("id", "fullPathName", "policyInheritanceEnabled", "policySerialNumber", "defaultLocationId")
 """The fields of a ``Group`` this project reads (facts 5, 8)."""
 
@@ -60,6 +71,42 @@ class GroupRef(msgspec.Struct, frozen=True, gc=False):
     id: Any = None
     name: Any = None
     fullPathName: Any = None  # SEPM's own name: the decoder matches it
+
+
+_Text = Annotated[str, msgspec.Meta(max_length=MAX_TEXT)]
+
+
+class WireComputer(msgspec.Struct, frozen=True, gc=False):
+    """A computer record of a page whose every record has the types the adapter accepts (see the module
+    docstring). Read like the cut dict it stands for: ``get`` and ``[]`` see a JSON null as absent."""
+
+    uniqueId: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_TEXT)]
+    computerName: _Text | None = None
+    group: GroupRef | None = None
+    agentVersion: _Text | None = None
+    onlineStatus: Any = None
+    lastUpdateTime: Annotated[int, msgspec.Meta(ge=0, le=MAX_EPOCH_MS)] | None = None
+    profileSerialNo: _Text | None = None
+    lastServerName: _Text | None = None
+    deleted: Any = None
+
+    def get(self, field: str, default: Any = None) -> Any:
+        value = getattr(self, field) if field in COMPUTER_FIELDS else None
+        return default if value is None else value
+
+    def __getitem__(self, field: str) -> Any:
+        value = self.get(field)
+        if value is None:
+            raise KeyError(field)
+        return value
+
+    def as_dict(self) -> dict[str, Any]:
+        """The cut dict this record stands for (``computer_record`` of SEPM's record, nulls left out)."""
+        return {field: value for field in COMPUTER_FIELDS if (value := getattr(self, field)) is not None}
+
+
+Element = dict[str, Any] | WireComputer
+"""One element of a decoded page."""
 
 
 def computer_record(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -106,38 +153,42 @@ class _WirePage(msgspec.Struct, Generic[E]):
     totalPages: Any = None
 
 
+_TYPED_COMPUTER_PAGE = msgspec.json.Decoder(_WirePage[WireComputer])
 _COMPUTER_PAGE = msgspec.json.Decoder(_WirePage[_WireComputer])
 _GROUP_PAGE = msgspec.json.Decoder(_WirePage[_WireGroup])
 
 
 def computer_page_decoder() -> PageDecoder:
     """A decoder for the pages of ``GET computers``."""
-    return lambda body: _decode_page(body, fast=_COMPUTER_PAGE, cut=computer_record)
+    return lambda body: _decode_page(body, fast=(_TYPED_COMPUTER_PAGE, _COMPUTER_PAGE), cut=computer_record)
 
 
 def group_page_decoder() -> PageDecoder:
     """A decoder for the pages of ``GET groups``."""
-    return lambda body: _decode_page(body, fast=_GROUP_PAGE, cut=group_record)
+    return lambda body: _decode_page(body, fast=(_GROUP_PAGE,), cut=group_record)
 
 
 def _decode_page(
     body: bytes,
     *,
-    fast: msgspec.json.Decoder[Any],
+    fast: Sequence[msgspec.json.Decoder[Any]],
     cut: Callable[[Mapping[str, Any]], dict[str, Any]],
 ) -> Any:
-    """A page as ``json.loads`` would give it, each element ``cut`` (see the module docstring)."""
-    try:
-        page = fast.decode(body)
-    except (msgspec.MsgspecError, RecursionError):
-        decoded = json.loads(body)  # raises what the pipeline reports as "not JSON"
-        content = decoded.get("content") if isinstance(decoded, dict) else None
-        if isinstance(content, list):
-            decoded["content"] = [cut(item) if isinstance(item, dict) else item for item in content]
-        return decoded
-    return {
-        "content": page.content,
-        "totalElements": page.totalElements,
-        "lastPage": page.lastPage,
-        "totalPages": page.totalPages,
-    }
+    """A page as ``json.loads`` would give it, each element ``cut`` or typed (see the module docstring):
+    the first of the ``fast`` decoders that takes the body decodes it."""
+    for decoder in fast:
+        try:
+            page = decoder.decode(body)
+        except (msgspec.MsgspecError, RecursionError):
+            continue
+        return {
+            "content": page.content,
+            "totalElements": page.totalElements,
+            "lastPage": page.lastPage,
+            "totalPages": page.totalPages,
+        }
+    decoded = json.loads(body)  # raises what the pipeline reports as "not JSON"
+    content = decoded.get("content") if isinstance(decoded, dict) else None
+    if isinstance(content, list):
+        decoded["content"] = [cut(item) if isinstance(item, dict) else item for item in content]
+    return decoded

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from reconciler.backoff import RetryPolicy, Sleep
 from reconciler.desired.schema import DesiredSite, Server
@@ -52,6 +52,7 @@ from reconciler.sepm import adapter
 from reconciler.sepm.client import SepmClient
 from reconciler.sepm.client_set import ClientSet, Read
 from reconciler.sepm.concurrency import run_all, task_group
+from reconciler.sepm.decoding import Element
 from reconciler.sepm.errors import (
     Conflict,
     IncompleteObservation,
@@ -175,7 +176,7 @@ class Observer:
 
     # -- clients ----------------------------------------------------------------------------------
 
-    async def _read_client_records(self, read: Callable[[dict[str, Any]], Read]) -> tuple[list[Read], bool]:
+    async def _read_client_records(self, read: Callable[[Element], Read]) -> tuple[list[Read], bool]:
         """Computer records (each ``read`` as its page arrives) and whether they are all of them."""
         if self.next_read_is_full or self._last_server_time is None:
             return await self._client.computers(parse=read), True

@@ -50,9 +50,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from itertools import repeat
+from operator import methodcaller
 from typing import Any, TypeVar, overload
 
 from reconciler import collector
+from reconciler.sepm.decoding import Element, WireComputer
 from reconciler.sepm.errors import (
     IncompleteObservation,
     PagingInconsistent,
@@ -64,15 +67,17 @@ from reconciler.sepm.limits import ResponseLimits
 T = TypeVar("T")
 PageFetcher = Callable[[int, int], Awaitable[Any]]
 """Fetch one page by its 1-based index and page size and return the decoded JSON body."""
-Parse = Callable[[dict[str, Any]], T]
-"""Turn one element of a page into what the caller keeps (it may raise ``UnexpectedResponse``)."""
+Parse = Callable[[Any], T]
+"""Turn one element of a page (an ``Element``: a dict, or for computers a ``WireComputer``) into what
+the caller keeps (it may raise ``UnexpectedResponse``)."""
+_ELEMENT_TYPES = (dict, WireComputer)
 
 _DEFAULT_LIMITS = ResponseLimits()
 
 
 @dataclass(frozen=True)
 class _Page:
-    content: list[dict[str, Any]]
+    content: list[Element]
     total_elements: int
     last_page: bool
 
@@ -92,7 +97,7 @@ def _read_envelope(body: Any, *, what: str, index: int) -> _Page:
     if not isinstance(body, dict):
         raise incomplete("is not a page object")
     content = body.get("content")
-    if not isinstance(content, list) or not all(isinstance(item, dict) for item in content):
+    if not isinstance(content, list) or not all(map(isinstance, content, repeat(_ELEMENT_TYPES))):
         raise incomplete("has no list of objects in 'content'")
     total = body.get("totalElements")
     if not isinstance(total, int) or isinstance(total, bool) or total < 0:
@@ -149,7 +154,7 @@ class _Bounds:
         )
 
 
-def _identity(element: dict[str, Any], key: str, *, what: str, index: int) -> str | int:
+def _identity(element: Element, key: str, *, what: str, index: int) -> str | int:
     identity = element.get(key)
     if identity is None:
         raise IncompleteObservation(f"{what}: page {index} has an element without '{key}'")
@@ -182,17 +187,7 @@ async def _walk_once(
             if key is None:
                 ordered.extend(parse(element) for element in page.content)
             else:
-                on_page: set[str | int] = set()
-                for element in page.content:
-                    identity = _identity(element, key, what=what, index=index)
-                    if identity in on_page:
-                        raise PagingInconsistent(
-                            f"{what}: page {index} lists {key} {str(identity)[:80]!r} twice; "
-                            "no snapshot was taken"
-                        )
-                    on_page.add(identity)
-                    repeats += identity in items
-                    items[identity] = parse(element)  # a later copy is the newer one; the position stays
+                repeats += _collect(page.content, items, key=key, parse=parse, what=what, index=index)
         page = replace(page, content=[])  # the raw elements go now (unless the fetcher keeps them)
         if key is not None and index > 1:
             # After the page, not before: the probe finds the same element either way (one collected
@@ -234,6 +229,34 @@ async def _walk_once(
     return result
 
 
+def _collect(
+    content: list[Element], items: dict[str | int, T], *, key: str, parse: Parse[T], what: str, index: int
+) -> int:
+    """Parse a page's elements into ``items`` by their ``key`` (a later copy is the newer one; the
+    position stays); returns how many were collected from an earlier page already.
+
+    A page whose ids are all distinct texts (every page SEPM sends) is checked and collected with
+    C-level passes; any other goes element by element, refusing the first bad one as it comes.
+    """
+    ids = list(map(methodcaller("get", key), content))
+    if set(map(type, ids)) <= {str} and len(set(ids)) == len(ids):
+        repeats = len(items.keys() & ids)
+        items.update(zip(ids, map(parse, content), strict=True))
+        return repeats
+    repeats = 0
+    on_page: set[str | int] = set()
+    for element in content:
+        identity = _identity(element, key, what=what, index=index)
+        if identity in on_page:
+            raise PagingInconsistent(
+                f"{what}: page {index} lists {key} {str(identity)[:80]!r} twice; no snapshot was taken"
+            )
+        on_page.add(identity)
+        repeats += identity in items
+        items[identity] = parse(element)
+    return repeats
+
+
 async def _check_nothing_skipped(
     fetch: PageFetcher, index: int, size: int, collected: dict[str | int, Any], *, what: str, key: str
 ) -> None:
@@ -245,7 +268,7 @@ async def _check_nothing_skipped(
         raise _ListChanged(f"the elements moved back past position {position} between two pages")
 
 
-def _as_is(element: dict[str, Any]) -> dict[str, Any]:
+def _as_is(element: Element) -> Element:
     return element
 
 

@@ -10,7 +10,7 @@ from sepm_fakes import BASE_URL, PASSWORD, FakeSepm
 
 from reconciler.desired.schema import DesiredSite
 from reconciler.sepm.client import SepmClient, rest_base_url
-from reconciler.sepm.errors import CredentialsRejected, NotFound
+from reconciler.sepm.errors import CredentialsRejected, NotFound, UnexpectedResponse
 
 A = "AA:" * 31 + "AA"
 B = "BB:" * 31 + "BB"
@@ -102,3 +102,10 @@ async def test_requests_go_out_as_httpx_would_build_them_from_the_path_and_param
     expected = reference.build_request("GET", "groups/G%201%2F%C3%A4/locations/L%231/settings").url
     assert str(settings.url) == str(expected)
     assert settings.url.raw_path == b"/sepm/api/v1/groups/G%201%2F%C3%A4/locations/L%231/settings"
+
+
+async def test_an_id_that_cannot_travel_in_a_url_is_an_unexpected_response(make_client):
+    """A group id with a lone surrogate (a JSON escape can make one) is refused as SEPM's odd answer."""
+    async with make_client() as client:
+        with pytest.raises(UnexpectedResponse, match="cannot be sent back in a URL"):
+            await client.locations("G\udfff")
