@@ -24,19 +24,21 @@ A gate counts heartbeat evidence from the changes it waits on. All times are SEP
 - A measurement names the lagging clients furthest behind (earliest last check-in first), at most
   ``NAMES_SHOWN``, and the first dormant ones by name.
 - Cost: one pass over the clients of the gate being measured; a gate ahead costs a binary search per
-  settings-source group in a `GridIndex` built once per plan (each group's clients' grid phases,
-  sorted), since ``max(pass_at)`` over a group is ``T + h - min((T - last) mod h)``.
+  settings-source group that can hold its latest instant, in a `GridIndex` shared by the plan (each
+  group's clients' grid phases, sorted the first time they are needed), since ``max(pass_at)`` over a
+  group is ``T + h - min((T - last) mod h)``; groups of shorter heartbeats than the latest instant
+  found can reach are skipped.
 """
 
 from __future__ import annotations
 
 import heapq
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import chain, compress, repeat
-from operator import and_, mod, not_
+from itertools import chain, compress
+from operator import and_, not_
 
 from reconciler.desired.schema import Gates
 from reconciler.model.plan import GateMeasurement
@@ -83,62 +85,61 @@ class GridIndex:
     dormant at ``now``: enough to predict the last check-in of any gate ahead in a binary search, since a
     client's instant on its grid depends on its phase alone.
 
-    Each client's phase, or a mark above every phase when it is dormant, is computed in one pass over
-    the columns in snapshot order; only then are the phases gathered by group. Why: a group's clients
-    lie scattered over the snapshot, so a look at one client's value in group order is a cache miss
-    (about 300 ns each at 100,000 clients on our machines), while a pass in snapshot order costs a few
-    milliseconds. The scattered gathering is done once, on the phases.
+    A source's phases are gathered and sorted the first time a prediction needs them (``phases``), and
+    a prediction needs only the sources that can hold its latest instant: a source with live clients
+    passes after ``since + (N-1) h`` and never after ``since + N h``, so with ``N`` heartbeats counted,
+    the sources with the longest heartbeats decide, and one whose ``since + N h`` is not past the
+    latest instant found already is not looked at. On a site of mixed heartbeats most sources never
+    are; on one with a single heartbeat every source is, once.
     """
 
     def __init__(self, clients: Clients, *, now: int, gates: Gates) -> None:
-        cutoff = now - gates.dormant_after * 1000
-        last = clients.last
         self.clients = clients
-        self.phases: dict[str, list[int]] = {}
-        heartbeat_of = {
-            group: max(clients.heartbeat_ms[source], 1)
-            for source, members in clients.sources.items()
-            for group in members
-        }
-        # Per client only C-level maps (no Python frame per client): this runs over 100,000 of them.
-        # Unsourced clients get any heartbeat here: they are not gathered below, but kept apart.
-        phase = list(map(mod, last, map(heartbeat_of.get, clients.group, repeat(1))))
-        dormant_mark = max(heartbeat_of.values(), default=1)  # above every phase: sorts after them all
-        for dormant in compress(range(len(last)), map(cutoff.__gt__, last)):
-            phase[dormant] = dormant_mark
-        for source, members in clients.sources.items():
-            phases = sorted(
-                map(phase.__getitem__, chain.from_iterable(map(clients.by_group.__getitem__, members)))
-            )
-            del phases[bisect_left(phases, dormant_mark) :]
-            if phases:
-                self.phases[source] = phases
-        self.unsourced = [i for i in clients.unsourced if last[i] >= cutoff]
+        self._cutoff = now - gates.dormant_after * 1000
+        self._phases: dict[str, list[int]] = {}
+        self.unsourced = [i for i in clients.unsourced if clients.last[i] >= self._cutoff]
+
+    def phases(self, source: str) -> list[int]:
+        """The sorted grid phases of ``source``'s clients that are not dormant (empty: none is live)."""
+        phases = self._phases.get(source)
+        if phases is None:
+            clients = self.clients
+            heartbeat = max(clients.heartbeat_ms[source], 1)
+            indices = chain.from_iterable(map(clients.by_group.__getitem__, clients.sources[source]))
+            # Per client only C-level maps (no Python frame per client): a source can hold 100,000.
+            lasts = filter(self._cutoff.__le__, map(clients.last.__getitem__, indices))  # not dormant
+            phases = self._phases[source] = sorted(map(heartbeat.__rmod__, lasts))
+        return phases
 
 
 def predicted_open(scope: GateScope, grid: GridIndex, *, since: int, gates: Gates) -> int:
     """The earliest SEPM instant the gate can open if every change it counts from happens at ``since``."""
     cycles, lagging = gates.heartbeat_cycles, gates.max_lagging_clients
     clients, last = grid.clients, grid.clients.last
-    sources = [source for part in scope.parts for source in part.sources if source in grid.phases]
+    heartbeat_of = clients.heartbeat_ms
+    sources = [
+        s for s in dict.fromkeys(s for part in scope.parts for s in part.sources) if s in clients.sources
+    ]
     loose = grid.unsourced if scope.unsourced else []
     if lagging:  # the (k+1)-th latest client decides: every instant is needed
         # A client's instant depends on its grid phase alone, so the phases stand for the clients.
         instants = [
-            pass_at(phase, clients.heartbeat_ms[source], since, cycles)
+            pass_at(phase, heartbeat_of[source], since, cycles)
             for source in sources
-            for phase in grid.phases[source]
+            for phase in grid.phases(source)
         ] + [pass_at(last[i], clients.slowest_ms, since, cycles) for i in loose]
         latest = heapq.nlargest(lagging + 1, instants)
         evidence = latest[-1] if len(latest) > lagging else since
     else:
-        evidence = max(
-            (
-                *(_latest_pass(grid.phases[s], clients.heartbeat_ms[s], since, cycles) for s in sources),
-                *(pass_at(last[i], clients.slowest_ms, since, cycles) for i in loose),
-            ),
-            default=since,
-        )
+        evidence = max((pass_at(last[i], clients.slowest_ms, since, cycles) for i in loose), default=since)
+        # Longest heartbeats first: once a source cannot pass later than the latest found, none after it can.
+        for source in sorted(sources, key=heartbeat_of.__getitem__, reverse=True):
+            heartbeat = max(heartbeat_of[source], 1)
+            if since + cycles * heartbeat <= evidence:
+                break
+            phases = grid.phases(source)
+            if phases:
+                evidence = max(evidence, _latest_pass(phases, heartbeat, since, cycles))
     return max(evidence, since + gates.minimum_wait * 1000)
 
 
