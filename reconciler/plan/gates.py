@@ -34,11 +34,11 @@ from __future__ import annotations
 
 import heapq
 from bisect import bisect_right
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import chain, compress
-from operator import and_, not_
+from operator import add, and_, eq, itemgetter, le, lt, mod, not_, sub
 
 from reconciler.desired.schema import Gates
 from reconciler.model.plan import GateMeasurement
@@ -162,51 +162,51 @@ def measure(
     gates: Gates,
     now: int,
 ) -> Evidence:
-    """Count the evidence for one gate at SEPM time ``now`` (one pass over its clients)."""
+    """Count the evidence for one gate at SEPM time ``now`` (one pass over the snapshot's columns)."""
     start = _latest(scope.since_steps, applied, fallback)
     cycles, allowed = gates.heartbeat_cycles, gates.max_lagging_clients
-    dormant_ms = gates.dormant_after * 1000
-    last_of, profile = clients.last, clients.profile
-    passed = 0
-    lagging: list[int] = []
+    terms = _terms(scope, clients, applied, fallback, cycles=cycles, dormant_ms=gates.dormant_after * 1000)
+    # The clients in scope, in snapshot order: every pass below reads the columns front to back (a
+    # group's clients lie scattered over the snapshot, and reading them group by group costs a cache
+    # miss a client at 100,000). Per client only C-level maps and compresses, no Python frame.
+    chosen = list(map(terms.__contains__, clients.group))
+    members = list(compress(range(len(chosen)), chosen))
+    lasts = list(compress(clients.last, chosen))
+    held = list(compress(clients.profile, chosen))
+    own = list(map(terms.__getitem__, compress(clients.group, chosen)))
+    if scope.unsourced and clients.unsourced:
+        # Counted from the gate's start at the site's slowest heartbeat, holding no known policy.
+        slowest = max(clients.slowest_ms, 1)
+        loose = (start + (cycles - 1) * slowest, start - gates.dormant_after * 1000, slowest, None)
+        members += clients.unsourced
+        lasts += map(clients.last.__getitem__, clients.unsourced)
+        held += map(clients.profile.__getitem__, clients.unsourced)
+        own += [loose] * len(clients.unsourced)
+    awake = list(map(le, map(_FLOOR, own), lasts))  # floor <= last: not dormant
     dormant: list[int] = []
-    instants: list[int] = []
-    latest_pass = 0
-    # Per client only C-level maps and compresses (no Python frame per client): a site gate counts
-    # 100,000 of them. Only the laggard allowance needs each client's own pass instant, in Python.
-    for since, heartbeat, serial, indices in _members(scope, clients, applied, fallback, start):
-        threshold = since + (cycles - 1) * heartbeat
-        floor = since - dormant_ms
-        lasts = list(map(last_of.__getitem__, indices))
-        awake = list(map(floor.__le__, lasts))  # last >= floor: not dormant
-        if all(awake):
-            live, live_last = indices, lasts
-        else:
-            dormant.extend(compress(indices, map(not_, awake)))
-            live, live_last = list(compress(indices, awake)), list(compress(lasts, awake))
-        if serial is None:  # unsourced: holding no known policy, nobody passes
-            through = [False] * len(live)
-        else:
-            held = map(serial.__eq__, map(profile.__getitem__, live))
-            through = list(map(and_, map(threshold.__lt__, live_last), held))  # last > threshold
-        passed += sum(through)
-        lagging.extend(compress(live, map(not_, through)))
-        if allowed:
-            instants.extend(last + ((threshold - last) // heartbeat + 1) * heartbeat for last in live_last)
-        elif live_last:
-            # min((threshold - last) mod h): the latest pass is threshold + h - nearest
-            nearest = min(map(heartbeat.__rmod__, map(threshold.__sub__, live_last)))
-            latest_pass = max(latest_pass, threshold + heartbeat - nearest)
+    if not all(awake):
+        dormant = list(compress(members, map(not_, awake)))
+        members, lasts = list(compress(members, awake)), list(compress(lasts, awake))
+        held, own = list(compress(held, awake)), list(compress(own, awake))
+    thresholds, heartbeats = list(map(_THRESHOLD, own)), list(map(_HEARTBEAT, own))
+    # Passed: last > threshold, holding the policy serial of its own group (None holds nothing).
+    through = list(map(and_, map(lt, thresholds, lasts), map(eq, map(_SERIAL, own), held)))
+    passed = sum(through)
+    lagging = list(compress(members, map(not_, through)))
+    # Each client's pass instant: threshold + h - ((threshold - last) mod h).
+    instants = map(sub, map(add, thresholds, heartbeats), map(mod, map(sub, thresholds, lasts), heartbeats))
     if allowed:
         latest = heapq.nlargest(allowed + 1, instants)
         latest_pass = latest[-1] if len(latest) > allowed else start
+    else:
+        latest_pass = max(instants, default=start)
     earliest_open = start + gates.minimum_wait * 1000
     measurement = GateMeasurement(
         cycles=cycles,
         since=start,
         deadline=start + gates.timeout * 1000,
         earliest_open=earliest_open,
-        eta=max(latest_pass or start, earliest_open),
+        eta=max(latest_pass, earliest_open),
         in_scope=passed + len(lagging),
         passed=passed,
         max_lagging=allowed,
@@ -218,28 +218,40 @@ def measure(
     return Evidence(measurement, tuple(sorted(clients.names(dormant))))
 
 
+_Terms = tuple[int, int, int, str | None]
+"""What a group's clients are measured by: threshold, dormancy floor, heartbeat, policy serial."""
+_THRESHOLD, _FLOOR, _HEARTBEAT, _SERIAL = (itemgetter(k) for k in range(4))
+
+
+def _terms(
+    scope: GateScope,
+    clients: Clients,
+    applied: Mapping[str, int],
+    fallback: int,
+    *,
+    cycles: int,
+    dormant_ms: int,
+) -> dict[str, _Terms]:
+    """Group id -> its terms, for each group of each settings source of each part of the gate (a group
+    named twice is counted once, from its first part): its clients pass after ``since + (N-1) h``, from
+    the latest of its part's steps, and are dormant before ``since - dormantAfter``."""
+    terms: dict[str, _Terms] = {}
+    for part in scope.parts:
+        since = _latest(part.since_steps, applied, fallback)
+        for source in part.sources:
+            heartbeat = max(clients.heartbeat_ms.get(source, 1), 1)
+            threshold, floor = since + (cycles - 1) * heartbeat, since - dormant_ms
+            for group in clients.sources.get(source, ()):
+                terms.setdefault(group, (threshold, floor, heartbeat, clients.policy[group]))
+    return terms
+
+
 def _furthest_behind(clients: Clients, lagging: list[int]) -> tuple[str, ...]:
     """The names of the lagging clients that checked in longest ago (then by name): the ones an operator
     should look at. Chosen by check-in time, a column, so that 100,000 laggards cost no name look-ups."""
     last, items = clients.last, clients.items
     shown = heapq.nsmallest(NAMES_SHOWN, lagging, key=last.__getitem__)
     return tuple(items[i].name for i in sorted(shown, key=lambda i: (last[i], items[i].name)))
-
-
-def _members(
-    scope: GateScope, clients: Clients, applied: Mapping[str, int], fallback: int, start: int
-) -> Iterable[tuple[int, int, str | None, Sequence[int]]]:
-    """(since, heartbeat, policy serial, client indices) for each group of each settings source of each
-    part of the gate, and for the unsourced clients (from the gate's start, at the site's slowest
-    heartbeat, holding no known policy)."""
-    for part in scope.parts:
-        since = _latest(part.since_steps, applied, fallback)
-        for source in part.sources:
-            heartbeat = max(clients.heartbeat_ms.get(source, 1), 1)
-            for group in clients.sources.get(source, ()):
-                yield since, heartbeat, clients.policy[group], clients.by_group[group]
-    if scope.unsourced:
-        yield start, max(clients.slowest_ms, 1), None, clients.unsourced
 
 
 def describe(measurement: GateMeasurement) -> str:
