@@ -33,3 +33,22 @@ def test_a_collector_that_was_off_stays_off():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_settle_runs_a_full_collection_but_not_inside_a_pause():
+    """settle() collects every generation now; inside a pause it leaves the collector alone."""
+    generations: list[int] = []
+
+    def seen(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            generations.append(info["generation"])
+
+    gc.callbacks.append(seen)
+    try:
+        with collector.paused():
+            collector.settle()
+        assert generations == []
+        collector.settle()
+        assert generations == [2]
+    finally:
+        gc.callbacks.remove(seen)

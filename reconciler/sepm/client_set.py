@@ -23,7 +23,7 @@ from __future__ import annotations
 import bisect
 from array import array
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from operator import attrgetter, itemgetter
 from typing import TypeVar
 
@@ -55,6 +55,8 @@ class ClientSet:
     servers: Sequence[str] = ()
     index: Mapping[str, int] = field(default_factory=dict)
     """Client id -> its position in ``clients``."""
+    renewed: int = 0
+    """How many of ``clients`` are new objects, made by the read that built this set (added or changed)."""
 
     @property
     def by_group(self) -> Mapping[str, Sequence[int]]:
@@ -137,7 +139,7 @@ class ClientSet:
         """The same clients at the same positions, some replaced: a column is copied and patched only
         where a changed client differs in it, and shared with this set otherwise."""
         if not changed:
-            return self
+            return replace(self, renewed=0)
         columns = self.columns
         # The copies are long-lived containers of 100,000 references: each one the collector must walk
         # while it is young costs a pass over its elements (names: some 10 ms a walk at 100,000), so a
@@ -167,6 +169,7 @@ class ClientSet:
             servers=_patched_column(self.servers, changed, _SERVER),
             index=self.index,
             by_group=_moved(self.by_group, moves),
+            renewed=len(changed),
         )
 
     def _rebuilt(
@@ -207,6 +210,7 @@ class ClientSet:
             servers=servers,
             index=index,
             by_group=positions_by_group(group),
+            renewed=len(changed) + len(added),
         )
 
 
@@ -223,6 +227,7 @@ def _built(
     servers: Sequence[str],
     index: Mapping[str, int],
     by_group: Mapping[str, Sequence[int]],
+    renewed: int,
 ) -> ClientSet:
     columns = ClientColumns(
         clients=clients,
@@ -240,6 +245,7 @@ def _built(
         online=online,
         servers=servers,
         index=index,
+        renewed=renewed,
     )
 
 

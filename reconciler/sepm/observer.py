@@ -25,6 +25,8 @@ What one ``observe()`` reads:
   it, and a record that says nothing new is kept as the position of the client it repeats.
 - The snapshot carries its clients' columns (``Observed.client_columns()``), kept up to date by the
   client set, for the planner.
+- A read after which most clients are new objects (the first one) ends with a full collection
+  (``reconciler.collector.settle``): its cost is the read's, not that of whatever would run next.
 
 Failure contract: the previous state (client set, groups) is only replaced when a snapshot is complete.
 Transient failures, and races with changes made while reading (a group deleted between listing it and
@@ -39,6 +41,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from reconciler import collector
 from reconciler.backoff import RetryPolicy, Sleep
 from reconciler.desired.schema import DesiredSite, Server
 from reconciler.model.observed import (
@@ -151,6 +154,10 @@ class Observer:
         except TransientError as exc:
             raise IncompleteObservation.from_error(f"site {site}: observation failed: {exc}", exc) from exc
         self._commit(clients, full=full, server_time=server_time)
+        if clients.renewed > len(clients.clients) // 2:
+            # Most clients are new objects (a first read): the collector's full pass over them is due
+            # soon; it runs here, charged to the read, not to whatever runs next (`reconciler.collector`).
+            collector.settle()
         # Every part is a model object already validated as it was built; validating the snapshot again
         # would copy the tuple of 100,000 clients and look at each of them (a fortieth of a second).
         observed = Observed.model_construct(

@@ -8,6 +8,7 @@ import pytest
 from sepm_fakes import START_MS, FakeSepm, TlsServer, error
 from test_sepm_observer import CERT, EMEA, ROOT, SALES, _computer, desired, populate
 
+from reconciler import collector
 from reconciler.sepm import adapter
 from reconciler.sepm.errors import IncompleteObservation, UnexpectedResponse
 from reconciler.sepm.observer import Observer
@@ -110,6 +111,20 @@ async def test_a_group_record_that_says_nothing_new_is_not_parsed_again(fake, ma
         emea["policyInheritanceEnabled"] = 1
         with pytest.raises(UnexpectedResponse, match="policyInheritanceEnabled"):
             await observer.observe()
+
+
+async def test_a_read_that_made_most_clients_anew_settles_the_collector(fake, make_client, tls, monkeypatch):
+    """The first read (every client a new object) runs the full collection itself; a read that keeps
+    the clients it had does not."""
+    populate(fake)
+    settled: list[int] = []
+    monkeypatch.setattr(collector, "settle", lambda: settled.append(1))
+    async with make_client() as client:
+        observer = Observer(desired(tls), client)
+        await observer.observe()
+        assert settled == [1]
+        await observer.observe()
+        assert settled == [1]
 
 
 async def test_a_failed_observation_keeps_the_groups_of_the_last_good_one(fake, make_client, tls):
