@@ -356,10 +356,14 @@ def _read_typed(
     raw: WireComputer, known: Position | None, shared: dict[str, str] | None
 ) -> int | ObservedClient | None:
     """``read_computer`` of a typed record in the common case; None for any other."""
-    group = raw.group
+    group, deleted = raw.group, raw.deleted
     group_id = group.id if group is not None else None
-    if raw.deleted is not None or type(group_id) is not str or not 0 < len(group_id) <= MAX_TEXT:
-        return None
+    if (
+        (deleted is not None and deleted in (1, True))
+        or type(group_id) is not str
+        or not 0 < len(group_id) <= MAX_TEXT
+    ):
+        return None  # a deletion marker (SEPM sends 0 for every other computer), or an odd group
     unique_id, name, version = raw.uniqueId, raw.computerName or "", raw.agentVersion or ""
     last_update, serial, server = raw.lastUpdateTime or 0, raw.profileSerialNo or "", raw.lastServerName or ""
     online = raw.onlineStatus == 1

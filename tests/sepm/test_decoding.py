@@ -9,6 +9,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reconciler.model.observed import ObservedClient
 from reconciler.sepm import adapter, decoding
 from reconciler.sepm.errors import UnexpectedResponse
 
@@ -81,7 +82,8 @@ _records = st.fixed_dictionaries(
         "group": st.fixed_dictionaries({"id": st.sampled_from(["G-SALES", "G-ROOT", ""])}),
         "lastUpdateTime": st.integers(0, 2**63 - 1),
     },
-    optional={field: _texts | st.none() for field in ("computerName", "agentVersion", "profileSerialNo")},
+    optional={field: _texts | st.none() for field in ("computerName", "agentVersion", "profileSerialNo")}
+    | {"deleted": st.sampled_from([0, False, None, 1, True])},
 )
 
 
@@ -117,3 +119,19 @@ def test_a_page_of_well_formed_records_decodes_typed_and_one_odd_record_sends_it
     assert typed[0]["uniqueId"] == "U1"
     assert typed[0].get("deleted") is None
     assert [_outcome(item)[0] for item in mixed] == ["read", "read"]
+
+
+def test_a_typed_record_of_a_computer_sepm_marks_not_deleted_is_read_without_its_dict(monkeypatch):
+    """SEPM sends ``deleted: 0`` with every computer: such a record is read from its typed fields."""
+    record = {**RECORD, "group": {"id": "G-SALES"}, "deleted": 0}
+    body = json.dumps({"content": [record], "totalElements": 1, "lastPage": True}).encode()
+    (typed,) = decoding.computer_page_decoder()(body)["content"]
+    assert isinstance(typed, decoding.WireComputer)
+
+    def no_dict(self: object) -> dict[str, Any]:
+        raise AssertionError("read the ordinary way")
+
+    monkeypatch.setattr(decoding.WireComputer, "as_dict", no_dict)
+    client = adapter.read_computer(typed, group_ids_by_path={})
+    assert isinstance(client, ObservedClient)
+    assert (client.id, client.group_id, client.last_update_time) == ("U1", "G-SALES", 1_764_000_000_000)
