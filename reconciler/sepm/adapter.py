@@ -306,7 +306,7 @@ def read_computer(
     the cut dict the record stands for.
     """
     if isinstance(raw, WireComputer):
-        typed = _read_typed(raw, known, shared)
+        typed = read_typed(raw, known, shared)
         if typed is not None:
             return typed
         raw = raw.as_dict()
@@ -352,10 +352,12 @@ def read_computer(
     return _new_client(unique_id, name, group_id, version, last_update, serial, online, server, shared)
 
 
-def _read_typed(
+def read_typed(
     raw: WireComputer, known: Position | None, shared: dict[str, str] | None
 ) -> int | ObservedClient | None:
-    """``read_computer`` of a typed record in the common case; None for any other."""
+    """``read_computer`` of a typed record in the common case; None for any other (read it with
+    ``read_computer``, which asks this first). Callable on its own by a reader of 100,000 records, to
+    spare a call per record."""
     group, deleted = raw.group, raw.deleted
     group_id = group.id if group is not None else None
     if (

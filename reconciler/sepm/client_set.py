@@ -31,7 +31,7 @@ from reconciler import collector
 from reconciler.model.client_columns import ClientColumns, positions_by_group
 from reconciler.model.observed import ObservedClient
 from reconciler.sepm import adapter
-from reconciler.sepm.decoding import Element
+from reconciler.sepm.decoding import Element, WireComputer
 
 Read = int | ObservedClient | adapter.Deleted
 """What ``reader`` makes of one record: the position of the unchanged client it repeats, a new or
@@ -92,6 +92,10 @@ class ClientSet:
             return None
 
         def read(record: Element) -> Read:
+            if type(record) is WireComputer:
+                typed = adapter.read_typed(record, known, shared)
+                if typed is not None:
+                    return typed
             return adapter.read_computer(record, group_ids_by_path=paths, known=known, shared=shared)
 
         return read

@@ -51,7 +51,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from itertools import repeat
-from operator import methodcaller
+from operator import attrgetter, methodcaller
 from typing import Any, TypeVar, overload
 
 from reconciler import collector
@@ -238,7 +238,9 @@ def _collect(
     A page whose ids are all distinct texts (every page SEPM sends) is checked and collected with
     C-level passes; any other goes element by element, refusing the first bad one as it comes.
     """
-    ids = list(map(methodcaller("get", key), content))
+    # A typed page's ids are attributes, read in C; a dict's are read with its ``get``.
+    typed = set(map(type, content)) == {WireComputer}
+    ids = list(map(attrgetter(key) if typed else methodcaller("get", key), content))
     if set(map(type, ids)) <= {str} and len(set(ids)) == len(ids):
         repeats = len(items.keys() & ids)
         items.update(zip(ids, map(parse, content), strict=True))

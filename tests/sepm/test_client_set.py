@@ -3,6 +3,7 @@ nothing new keeps the very client object it repeats."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler.model.observed import ObservedClient
-from reconciler.sepm import adapter
+from reconciler.sepm import adapter, decoding
 from reconciler.sepm.client_set import ClientSet
 
 GROUPS = ("G-ROOT", "G-SALES", "G-EMEA")
@@ -211,3 +212,22 @@ def test_a_column_no_changed_client_differs_in_is_shared_not_copied():
     assert list(renamed.names) == ["pc0", "pc1", "pc2-new", "pc3", "pc4", "pc5"]
     assert list(checked_in.names) == ["pc0", "pc1", "pc2", "pc3", "pc4", "pc5"]
     assert renamed.columns.group_id is before.columns.group_id
+
+
+def test_typed_records_read_as_their_dicts_do():
+    """Records of a typed page (decoded as SEPM sends them, deleted: 0 included) read against the set
+    as the same positions, changed clients and deletions as the dicts they stand for."""
+    before = _merge(ClientSet(), [_record(n, group=n % 3) for n in range(4)], full=True)
+    records = [
+        _record(0, group=0, deleted=0),  # says nothing new
+        _record(1, group=1, last=9_000, deleted=0),  # checked in
+        _record(2, group=2, computerName=None),  # a null name reads as ""
+        {"uniqueId": "U003", "deleted": 1},
+        _record(7, group=1),  # new
+    ]
+    body = json.dumps({"content": records, "totalElements": len(records), "lastPage": True}).encode()
+    typed = decoding.computer_page_decoder()(body)["content"]
+    assert {type(item) for item in typed} == {decoding.WireComputer}
+    read_typed, read_dict = before.reader(PATHS), before.reader(PATHS)
+    assert [read_typed(item) for item in typed] == [read_dict(record) for record in records]
+    assert read_typed(typed[0]) == 0
