@@ -114,13 +114,16 @@ async def test_a_group_record_that_says_nothing_new_is_not_parsed_again(fake, ma
 
 
 async def test_a_read_that_made_most_clients_anew_settles_the_collector(fake, make_client, tls, monkeypatch):
-    """The first read (every client a new object) runs the full collection itself; a read that keeps
-    the clients it had does not."""
+    """The first read (every client a new object, and at least ``settle_after`` of them) runs the full
+    collection itself; a read that keeps the clients it had does not, nor does a small site's."""
     populate(fake)
     settled: list[int] = []
     monkeypatch.setattr(collector, "settle", lambda: settled.append(1))
     async with make_client() as client:
-        observer = Observer(desired(tls), client)
+        small = Observer(desired(tls), client)
+        await small.observe()
+        assert settled == []
+        observer = Observer(desired(tls), client, settle_after=2)
         await observer.observe()
         assert settled == [1]
         await observer.observe()
