@@ -308,12 +308,13 @@ async def bench_size(clients: int, folder: Path, counter: RequestCounter, profil
                     groups_changed, advanced = await make_churn(client, observed, console)
                 records.reset()
                 observed, figures = await measured(counter, observer.observe, profile=profile == phase)
+                plan_s, plan_gc_s = _time_plan(desired, observed)
                 phases[phase] = Phase(
                     figures=figures,
                     records=records.count,
                     groups_read=observer.groups_read,
-                    plan_s=(plan_figures := _time_plan(desired, observed))[0],
-                    plan_gc_s=plan_figures[1],
+                    plan_s=plan_s,
+                    plan_gc_s=plan_gc_s,
                     gate_s=_time_gate(desired, observed),
                 )
         assert observed is not None

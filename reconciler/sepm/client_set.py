@@ -96,6 +96,7 @@ class ClientSet:
                 typed = adapter.read_typed(record, known, shared)
                 if typed is not None:
                     return typed
+                record = record.as_dict()  # the odd case, read field by field (not typed a second time)
             return adapter.read_computer(record, group_ids_by_path=paths, known=known, shared=shared)
 
         return read
