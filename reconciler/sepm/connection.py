@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 
 import httpx
 
 from reconciler.sepm.errors import ConnectionFailed
 from reconciler.sepm.pinning import TrustStore
 from reconciler.sepm.tls import fetch_certificate
+from reconciler.sepm.transport import PoolTransport
 
 _log = logging.getLogger(__name__)
 _KEEP_RETIRED = 4
@@ -105,21 +105,17 @@ class PinnedConnection:
     def _replace(self) -> None:
         if self._http is not None:
             self._retired.append(self._http)
-        if self._transport is not None:
-            self._http = self._new_client(transport=self._transport)
-        else:
-            self._http = self._new_client(verify=self._trust.context())
+        transport = self._transport or PoolTransport(self._trust.context())
+        self._http = self._new_client(transport)
         self._generation += 1
 
-    def _new_client(
-        self, *, transport: httpx.AsyncBaseTransport | None = None, verify: ssl.SSLContext | bool = True
-    ) -> httpx.AsyncClient:
+    def _new_client(self, transport: httpx.AsyncBaseTransport) -> httpx.AsyncClient:
         # trust_env=False: no proxy or CA bundle from the environment may change whom we talk to;
-        # follow_redirects=False: a redirect must not carry the token to another origin.
+        # follow_redirects=False: a redirect must not carry the token to another origin. The
+        # transport trusts only the pinned context (reconciler.sepm.transport).
         return httpx.AsyncClient(
             base_url=self._base_url,
             transport=transport,
-            verify=verify,
             timeout=httpx.Timeout(self._timeout),
             trust_env=False,
             follow_redirects=False,

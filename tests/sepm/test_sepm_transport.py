@@ -1,0 +1,311 @@
+"""The HTTP transport on asyncio's sockets and TLS (``reconciler.sepm.transport``), over real TLS on loopback.
+
+Each test scripts a peer with ``asyncio.start_server`` and talks to it through ``PoolTransport`` with
+the pinned context the client uses, so what is tested is what runs against SEPM: keep-alive, the
+three ways a body ends, a peer that closes or goes silent, a certificate that is not pinned, and the
+back-pressure that keeps a fast peer from filling our memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+import struct
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
+from sepm_fakes import Cert, make_certificate
+
+from reconciler.sepm import transport as transport_module
+from reconciler.sepm.pinning import TrustStore, is_verification_failure
+from reconciler.sepm.tls import describe_certificate
+from reconciler.sepm.transport import PoolTransport
+
+CERT = make_certificate("sepm01.corp.example")
+STRANGER = make_certificate("sepm01.corp.example")
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+def _server_context(cert: Cert, folder: Path) -> ssl.SSLContext:
+    (folder / "cert.pem").write_bytes(cert.pem)
+    (folder / "key.pem").write_bytes(cert.key_pem)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    return context
+
+
+def _pinned(cert: Cert) -> ssl.SSLContext:
+    store = TrustStore(frozenset({cert.sha256}))
+    store.admit(describe_certificate(cert.certificate.public_bytes(Encoding.DER)), where="test")
+    return store.context()
+
+
+class Peer:
+    """A TLS listener on 127.0.0.1 that answers with ``handler``; counts the connections it accepts."""
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+        self.connections = 0
+        self.port = 0
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            await self.handler(reader, writer)
+        except (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+
+@asynccontextmanager
+async def serving(handler: Handler, cert: Cert = CERT) -> AsyncIterator[Peer]:
+    peer = Peer(handler)
+    with tempfile.TemporaryDirectory() as folder:
+        server = await asyncio.start_server(
+            peer._serve, "127.0.0.1", 0, ssl=_server_context(cert, Path(folder))
+        )
+        peer.port = server.sockets[0].getsockname()[1]
+        try:
+            yield peer
+        finally:
+            server.close()
+
+
+@asynccontextmanager
+async def client(
+    peer: Peer, *, timeout: float = 5.0, pinned: Cert = CERT
+) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        base_url=f"https://127.0.0.1:{peer.port}",
+        transport=PoolTransport(_pinned(pinned)),
+        timeout=timeout,
+    ) as http:
+        yield http
+
+
+async def _request_head(reader: asyncio.StreamReader) -> bytes:
+    return await reader.readuntil(b"\r\n\r\n")
+
+
+def _answer(body: bytes, *, extra: bytes = b"") -> bytes:
+    return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n%s" % (len(body), extra, body)
+
+
+async def keep_alive(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Answers every request on the connection with its request line."""
+    while True:
+        head = await _request_head(reader)
+        writer.write(_answer(head.split(b"\r\n")[0]))
+        await writer.drain()
+
+
+async def test_requests_reuse_one_kept_alive_connection() -> None:
+    """Three requests, one after the other: one connection, one handshake, each answer its own."""
+    async with serving(keep_alive) as peer, client(peer) as http:
+        answers = [(await http.get(f"/sepm/api/v1/{n}")).text for n in range(3)]
+    assert answers == [f"GET /sepm/api/v1/{n} HTTP/1.1" for n in range(3)]
+    assert peer.connections == 1
+
+
+async def test_a_chunked_body_is_read_whole() -> None:
+    """Transfer-Encoding: chunked (what a Tomcat sends for a body it streams) is reassembled."""
+    body = b'{"content": [' + b",".join(b'{"id": "%d"}' % n for n in range(2000)) + b"]}"
+
+    async def chunked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _request_head(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for start in range(0, len(body), 777):
+            piece = body[start : start + 777]
+            writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            await writer.drain()
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+
+    async with serving(chunked) as peer, client(peer) as http:
+        response = await http.get("/page")
+    assert response.content == body
+
+
+async def test_a_body_ended_by_a_close_without_close_notify_is_whole() -> None:
+    """No length, no chunks, and the TCP connection cut without TLS's close_notify: the body ends there."""
+    body = b"x" * 300_000
+
+    async def cut(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _request_head(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + body)
+        await writer.drain()
+        writer.transport.abort()  # no close_notify
+
+    async with serving(cut) as peer, client(peer) as http:
+        response = await http.get("/")
+    assert response.content == body
+
+
+async def test_a_body_cut_short_is_a_protocol_error() -> None:
+    """Content-Length promises more than arrives before the close: RemoteProtocolError, not a short body."""
+
+    async def short(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _request_head(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nonly this")
+        await writer.drain()
+        writer.transport.abort()
+
+    async with serving(short) as peer, client(peer) as http:
+        with pytest.raises(httpx.RemoteProtocolError):
+            await http.get("/")
+
+
+async def test_garbage_instead_of_http_is_a_protocol_error() -> None:
+    async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _request_head(reader)
+        writer.write(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
+        await writer.drain()
+
+    async with serving(garbage) as peer, client(peer) as http:
+        with pytest.raises(httpx.RemoteProtocolError):
+            await http.get("/")
+
+
+async def test_an_idle_connection_the_peer_closed_is_not_reused() -> None:
+    """The peer answers once and closes: the next request opens a new connection and succeeds."""
+
+    async def once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _request_head(reader)
+        writer.write(_answer(b"ok"))  # keep-alive by HTTP/1.1's default, then closed anyway
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+
+    async with serving(once) as peer, client(peer) as http:
+        assert (await http.get("/")).text == "ok"
+        await asyncio.sleep(0.2)  # the close reaches us while the connection is idle
+        assert (await http.get("/")).text == "ok"
+    assert peer.connections == 2
+
+
+async def test_a_silent_peer_is_a_read_timeout() -> None:
+    """The request is sent and nothing comes back: ReadTimeout after the read timeout."""
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _request_head(reader)
+        await asyncio.sleep(10)
+
+    async with serving(silent) as peer, client(peer, timeout=0.3) as http:
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(httpx.ReadTimeout):
+            await http.get("/")
+        assert asyncio.get_running_loop().time() - started < 3
+
+
+async def test_a_cancellation_from_outside_stays_a_cancellation() -> None:
+    """The caller's deadline cancels a read in progress: TimeoutError from its own scope, not ReadTimeout;
+    the transport stays usable."""
+    answered = asyncio.Event()
+
+    async def slow_first(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await _request_head(reader)
+            if not answered.is_set():
+                answered.set()
+                await asyncio.sleep(10)
+            writer.write(_answer(b"ok"))
+            await writer.drain()
+
+    async with serving(slow_first) as peer, client(peer, timeout=30) as http:
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.3):
+                await http.get("/")
+        assert (await http.get("/")).text == "ok"
+
+
+async def test_a_certificate_that_is_not_pinned_fails_verification() -> None:
+    """The peer presents another certificate: ConnectError caused by a verification failure (re-pinning
+    looks for exactly that), and no request is sent."""
+    received = bytearray()
+
+    async def record(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        received.extend(await reader.read(1000))
+
+    async with serving(record, cert=STRANGER) as peer, client(peer) as http:
+        with pytest.raises(httpx.ConnectError) as caught:
+            await http.get("/")
+    assert is_verification_failure(caught.value)
+    assert received == b""
+
+
+async def test_nothing_listening_is_a_connect_error() -> None:
+    async with serving(keep_alive) as peer:
+        port = peer.port
+    closed = Peer(keep_alive)
+    closed.port = port
+    async with client(closed) as http:
+        with pytest.raises(httpx.ConnectError):
+            await http.get("/")
+
+
+async def test_a_peer_that_never_finishes_the_handshake_is_a_connect_timeout() -> None:
+    async def plain(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(10)
+
+    listener = await asyncio.start_server(plain, "127.0.0.1", 0)  # TCP only: our ClientHello goes unanswered
+    peer = Peer(keep_alive)
+    peer.port = listener.sockets[0].getsockname()[1]
+    try:
+        async with client(peer, timeout=0.3) as http:
+            with pytest.raises(httpx.ConnectTimeout):
+                await http.get("/")
+    finally:
+        listener.close()
+
+
+async def test_a_fast_peer_is_held_back_while_we_read_slowly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """8 MB sent at once and read slowly: what waits in our buffer stays near the high-water mark."""
+    body = bytes(range(256)) * (8 * 1024 * 4)
+    largest = 0
+    original = transport_module._Receiver.data_received
+
+    def measured(self: transport_module._Receiver, data: bytes) -> None:
+        nonlocal largest
+        original(self, data)
+        largest = max(largest, len(self.buffer))
+
+    monkeypatch.setattr(transport_module._Receiver, "data_received", measured)
+
+    async def flood(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _request_head(reader)
+        writer.write(_answer(body))
+        await writer.drain()
+
+    async with serving(flood) as peer, client(peer) as http, http.stream("GET", "/") as response:
+        chunks = []
+        async for chunk in response.aiter_raw():
+            chunks.append(chunk)
+            await asyncio.sleep(0.001)
+    assert b"".join(chunks) == body
+    # One TLS read past the mark can land before reading pauses: a few hundred KB at most.
+    assert transport_module.HIGH_WATER < largest < transport_module.HIGH_WATER + 512 * 1024
+
+
+async def test_a_connection_reset_mid_body_is_a_read_error() -> None:
+    """The peer resets the connection (RST) halfway through a body: ReadError, not a short body."""
+
+    async def reset(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _request_head(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"x" * 1000)
+        await writer.drain()
+        await asyncio.sleep(0.1)
+        raw = writer.get_extra_info("socket")
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()
+
+    async with serving(reset) as peer, client(peer) as http:
+        with pytest.raises(httpx.ReadError):
+            await http.get("/")
