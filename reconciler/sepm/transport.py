@@ -1,17 +1,20 @@
-"""The HTTP transport under the SEPM client: httpcore's HTTP/1.1 pool on asyncio's own sockets and TLS.
+"""The HTTP transport under the SEPM client: httpcore's HTTP/1.1 connections on asyncio's own TLS.
 
 httpx's default transport runs httpcore over anyio. Every read and write then passes an anyio cancel
 scope, the TLS records go through anyio's stream wrapper, and before each request the pool asks every
 idle connection whether its socket is readable, which builds anyio's whole table of socket attributes
-each time. On the ``large`` site that is about a fifth of the CPU of a full observation
-(``benchmarks/README.md``). This transport keeps httpcore, so the HTTP it speaks (h11's parsing,
-keep-alive, chunked bodies, the pool) is the same, and gives it a network layer written directly on
-asyncio's protocols.
+each time. On the ``large`` site that was about a fifth of the CPU of a full observation
+(``benchmarks/README.md``). This transport keeps httpcore's HTTP/1.1 connection, so the HTTP it
+speaks (h11's parsing, keep-alive, chunked bodies) is the same. It gives it a network layer written
+directly on asyncio's protocols, and a simpler pool (``_Pool`` says why).
 
 Contract:
-- ``PoolTransport(ssl_context)`` is an ``httpx.AsyncBaseTransport``: HTTP/1.1 only, no proxy, no
-  environment. It trusts exactly ``ssl_context`` (the pinned trust store), with the host name
-  checked as the context says.
+- ``PoolTransport(ssl_context)`` is an ``httpx.AsyncBaseTransport``: HTTP/1.1 over TLS only, no
+  proxy, no environment. It trusts exactly ``ssl_context`` (the pinned trust store), with the host
+  name checked as the context says.
+- A connection is kept for the next request once its response is closed, for at most
+  ``keepalive_expiry`` seconds. At most ``max_connections`` are open at once; a request waits for one
+  within the pool timeout (``PoolTimeout``).
 - Errors are httpx's: ``httpx.ConnectError``/``ConnectTimeout`` while connecting or in the handshake
   (a certificate that fails verification keeps its ``ssl.SSLCertVerificationError`` as the cause, which
   is what re-pinning looks for), ``ReadTimeout``/``WriteTimeout`` when one read or write waits longer
@@ -23,13 +26,14 @@ Contract:
 - A peer's close reads as the end of the stream, with or without TLS's ``close_notify`` (asyncio's TLS
   takes both as an end, as httpx's default transport does); h11 then says whether the message was
   complete. A connection reset is a ``ReadError``.
-- An idle connection that the peer closed is seen as closed by the pool (``is_readable``) and not
-  reused, as long as the event loop has run since the close arrived.
+- An idle connection that the peer closed is seen as closed (``is_readable``) and not reused, as long
+  as the event loop has run since the close arrived.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import ssl
 import typing
 from collections.abc import AsyncIterator, Iterator
@@ -263,11 +267,180 @@ def _as_httpx_errors() -> Iterator[None]:
         raise
 
 
-class _Body(httpx.AsyncByteStream):
-    """A response body from the pool, with httpcore's errors raised as httpx's."""
+Connection = httpcore.AsyncHTTP11Connection
+Key = tuple[bytes, bytes, int]
+"""Where a connection goes: scheme, host and port."""
 
-    def __init__(self, stream: typing.AsyncIterable[bytes]) -> None:
+
+def key_of(url: httpcore.URL) -> Key:
+    return (url.scheme, url.host, url.port or 443)
+
+
+class _Pool:
+    """Kept-alive HTTP/1.1 connections, at most ``max_connections`` open (or opening) at once.
+
+    httpcore's own pool looks at every connection, and for every idle one counts the idle ones again,
+    each time a request arrives or a response is closed: with the observer's six connections that is
+    some fifty checks per request, an eighth of a small request's CPU. Here a request takes the idle
+    connection used last (LIFO, so the fewest stay open) or opens a new one; with all of them busy it
+    waits, in turn, for a connection handed back or a slot freed.
+
+    The pool belongs to the event loop that uses it; first used by another (a test, a command run
+    with ``asyncio.run``), it forgets the old loop's connections, which cannot serve the new one.
+    """
+
+    def __init__(
+        self,
+        ssl_context: ssl.SSLContext,
+        *,
+        max_connections: int,
+        max_idle: int,
+        keepalive_expiry: float,
+    ) -> None:
+        if min(max_connections, max_idle) < 1 or keepalive_expiry < 0:
+            raise ValueError("the pool needs at least one connection and a non-negative expiry")
+        self._ssl_context = ssl_context
+        self._backend = _Backend()
+        self._max_connections = max_connections
+        self._max_idle = max_idle
+        self._keepalive_expiry = keepalive_expiry
+        self._idle: dict[Key, list[Connection]] = {}
+        self._open: set[Connection] = set()
+        self._slots_used = 0  # connections open, and connections being opened
+        # Requests waiting for a connection, in turn: each is handed one to reuse, or None for a
+        # freed slot.
+        self._waiting: collections.deque[tuple[Key, asyncio.Future[Connection | None]]] = collections.deque()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+
+    async def acquire(self, url: httpcore.URL, timeouts: typing.Mapping[str, float | None]) -> Connection:
+        """An idle connection to ``url``'s origin that the peer has not closed, or a new one."""
+        key = key_of(url)
+        loop = asyncio.get_running_loop()
+        self._bind(loop)
+        pool_timeout = timeouts.get("pool")
+        deadline = None if pool_timeout is None else loop.time() + pool_timeout
+        while True:
+            if self._closed:
+                raise httpcore.ConnectError("the transport is closed")
+            idle = self._idle.get(key)
+            while idle:
+                connection = idle.pop()
+                if connection.is_idle() and not connection.has_expired():
+                    return connection
+                await self._discard(connection)
+            if self._slots_used < self._max_connections:
+                return await self._connect(url, timeouts.get("connect"))
+            handed = await self._wait(key, loop, deadline)
+            if handed is not None:
+                return handed
+
+    async def _wait(
+        self, key: Key, loop: asyncio.AbstractEventLoop, deadline: float | None
+    ) -> Connection | None:
+        entry: tuple[Key, asyncio.Future[Connection | None]] = (key, loop.create_future())
+        waiter = entry[1]
+        self._waiting.append(entry)
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await waiter
+        except BaseException as exc:
+            self._waiting.remove(entry)
+            # Gave up (the pool timeout, or cancelled): what was handed over meanwhile goes on.
+            if waiter.done() and not waiter.cancelled():
+                handed = waiter.result()
+                if handed is None:
+                    self._slot_freed()
+                else:
+                    await self.release(key, handed)
+            if isinstance(exc, TimeoutError):
+                raise httpcore.PoolTimeout(f"all {self._max_connections} connections stayed busy") from exc
+            raise
+        finally:
+            if entry in self._waiting:
+                self._waiting.remove(entry)
+
+    async def _connect(self, url: httpcore.URL, connect_timeout: float | None) -> Connection:
+        host = url.host.decode("ascii")
+        self._slots_used += 1
+        try:
+            stream = await self._backend.connect_tcp(host, url.port or 443, timeout=connect_timeout)
+            try:
+                stream = await stream.start_tls(
+                    self._ssl_context, server_hostname=host, timeout=connect_timeout
+                )
+                if self._closed:
+                    raise httpcore.ConnectError("the transport was closed while connecting")
+            except BaseException:
+                await stream.aclose()
+                raise
+        except BaseException:
+            self._slots_used -= 1
+            self._slot_freed()
+            raise
+        connection = Connection(httpcore.Origin(*key_of(url)), stream, self._keepalive_expiry)
+        self._open.add(connection)
+        return connection
+
+    async def release(self, key: Key, connection: Connection) -> None:
+        """After a response is closed: the connection goes to a waiting request, or is kept, or closed."""
+        if self._closed or not connection.is_idle() or connection not in self._open:
+            await self._discard(connection)
+            return
+        for waiting_key, waiter in self._waiting:
+            if waiting_key == key and not waiter.done():
+                waiter.set_result(connection)
+                return
+        idle = self._idle.setdefault(key, [])
+        if len(idle) < self._max_idle:
+            idle.append(connection)
+        else:
+            await self._discard(connection)
+
+    async def _discard(self, connection: Connection) -> None:
+        if connection in self._open:
+            self._open.discard(connection)
+            self._slots_used -= 1
+            self._slot_freed()
+        await connection.aclose()
+
+    def _slot_freed(self) -> None:
+        for _, waiter in self._waiting:
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._loop is loop:
+            return
+        # Another loop's connections (their transports) are of no use here; they died with it.
+        self._loop = loop
+        self._idle.clear()
+        self._open.clear()
+        self._slots_used = 0
+        self._waiting.clear()
+
+    async def aclose(self) -> None:
+        self._closed = True
+        connections, self._open = list(self._open), set()
+        self._idle.clear()
+        for _, waiter in self._waiting:
+            if not waiter.done():
+                waiter.set_result(None)  # it wakes to find the pool closed
+        for connection in connections:
+            await connection.aclose()
+
+
+class _Body(httpx.AsyncByteStream):
+    """A response body, with httpcore's errors raised as httpx's; closing it hands the connection back."""
+
+    def __init__(
+        self,
+        stream: typing.AsyncIterable[bytes],
+        release: typing.Callable[[], typing.Awaitable[None]],
+    ) -> None:
         self._stream = stream
+        self._release: typing.Callable[[], typing.Awaitable[None]] | None = release
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         with _as_httpx_errors():
@@ -276,9 +449,14 @@ class _Body(httpx.AsyncByteStream):
 
     async def aclose(self) -> None:
         closer = getattr(self._stream, "aclose", None)
-        if closer is not None:
-            with _as_httpx_errors():
-                await closer()
+        try:
+            if closer is not None:
+                with _as_httpx_errors():
+                    await closer()
+        finally:
+            release, self._release = self._release, None
+            if release is not None:  # once: a connection handed back twice would serve two requests
+                await release()
 
 
 class PoolTransport(httpx.AsyncBaseTransport):
@@ -293,40 +471,44 @@ class PoolTransport(httpx.AsyncBaseTransport):
         keepalive_expiry: float = 5.0,
     ) -> None:
         # The limits are httpx's defaults, which the client had before this transport.
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context,
+        self._pool = _Pool(
+            ssl_context,
             max_connections=max_connections,
-            max_keepalive_connections=max_keepalive_connections,
+            max_idle=max_keepalive_connections,
             keepalive_expiry=keepalive_expiry,
-            http1=True,
-            http2=False,
-            network_backend=_Backend(),
         )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         assert isinstance(request.stream, httpx.AsyncByteStream)
+        if request.url.scheme != "https":
+            raise httpx.UnsupportedProtocol(f"only https is spoken here, not {request.url.scheme}://")
+        url = httpcore.URL(
+            scheme=request.url.raw_scheme,
+            host=request.url.raw_host,
+            port=request.url.port,
+            target=request.url.raw_path,
+        )
         core_request = httpcore.Request(
             method=request.method,
-            url=httpcore.URL(
-                scheme=request.url.raw_scheme,
-                host=request.url.raw_host,
-                port=request.url.port,
-                target=request.url.raw_path,
-            ),
+            url=url,
             headers=request.headers.raw,
             content=request.stream,
             extensions=request.extensions,
         )
         with _as_httpx_errors():
-            response = await self._pool.handle_async_request(core_request)
+            connection = await self._pool.acquire(url, request.extensions.get("timeout", {}))
+            try:
+                response = await connection.handle_async_request(core_request)
+            except BaseException:
+                await self._pool.release(key_of(url), connection)  # closed by httpcore unless reusable
+                raise
         assert isinstance(response.stream, typing.AsyncIterable)
         return httpx.Response(
             status_code=response.status,
             headers=response.headers,
-            stream=_Body(response.stream),
+            stream=_Body(response.stream, lambda: self._pool.release(key_of(url), connection)),
             extensions=response.extensions,
         )
 
     async def aclose(self) -> None:
-        with _as_httpx_errors():
-            await self._pool.aclose()
+        await self._pool.aclose()

@@ -53,15 +53,20 @@ class Peer:
     def __init__(self, handler: Handler) -> None:
         self.handler = handler
         self.connections = 0
+        self.open = 0
+        self.most_open = 0
         self.port = 0
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        self.open += 1
+        self.most_open = max(self.most_open, self.open)
         try:
             await self.handler(reader, writer)
         except (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError):
             pass
         finally:
+            self.open -= 1
             writer.close()
 
 
@@ -81,11 +86,15 @@ async def serving(handler: Handler, cert: Cert = CERT) -> AsyncIterator[Peer]:
 
 @asynccontextmanager
 async def client(
-    peer: Peer, *, timeout: float = 5.0, pinned: Cert = CERT
+    peer: Peer,
+    *,
+    timeout: float | httpx.Timeout = 5.0,
+    pinned: Cert = CERT,
+    transport: PoolTransport | None = None,
 ) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(
         base_url=f"https://127.0.0.1:{peer.port}",
-        transport=PoolTransport(_pinned(pinned)),
+        transport=transport or PoolTransport(_pinned(pinned)),
         timeout=timeout,
     ) as http:
         yield http
@@ -309,3 +318,108 @@ async def test_a_connection_reset_mid_body_is_a_read_error() -> None:
     async with serving(reset) as peer, client(peer) as http:
         with pytest.raises(httpx.ReadError):
             await http.get("/")
+
+
+# -- the pool ----------------------------------------------------------------------------------------
+
+
+def slow(delay: float) -> Handler:
+    """Answers every request on the connection after ``delay`` seconds."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await _request_head(reader)
+            await asyncio.sleep(delay)
+            writer.write(_answer(b"ok"))
+            await writer.drain()
+
+    return answer
+
+
+async def test_no_more_connections_than_allowed_are_open_at_once() -> None:
+    """Eight requests at once through a pool of two: two connections, every request answered."""
+    transport = PoolTransport(_pinned(CERT), max_connections=2)
+    async with serving(slow(0.05)) as peer, client(peer, transport=transport) as http:
+        answers = await asyncio.gather(*(http.get(f"/{n}") for n in range(8)))
+    assert [a.text for a in answers] == ["ok"] * 8
+    assert peer.most_open == 2
+    assert peer.connections == 2
+
+
+async def test_a_request_that_finds_every_connection_busy_times_out_waiting() -> None:
+    """One connection, busy for seconds: the next request gives up after the pool timeout."""
+    transport = PoolTransport(_pinned(CERT), max_connections=1)
+    timeout = httpx.Timeout(5.0, pool=0.2)
+    async with serving(slow(2)) as peer, client(peer, transport=transport, timeout=timeout) as http:
+        busy = asyncio.create_task(http.get("/busy"))
+        await asyncio.sleep(0.3)  # the busy request holds the only connection
+        with pytest.raises(httpx.PoolTimeout):
+            await http.get("/waits")
+        busy.cancel()
+
+
+async def test_a_connection_is_freed_whatever_ended_its_response() -> None:
+    """A body closed unread, a protocol error, a read timeout: each frees its connection, so a pool of
+    one still serves the next request (a leaked slot would make it wait for the pool timeout)."""
+    mode = ["unread"]
+
+    async def varied(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await _request_head(reader)
+            if mode[0] == "unread":
+                writer.write(_answer(b"y" * 2_000_000))
+            elif mode[0] == "garbage":
+                writer.write(b"NOT HTTP\r\n\r\n")
+            elif mode[0] == "silent":
+                await asyncio.sleep(10)
+            else:
+                writer.write(_answer(b"ok"))
+            await writer.drain()
+
+    transport = PoolTransport(_pinned(CERT), max_connections=1)
+    timeout = httpx.Timeout(0.5, pool=0.5)
+    async with serving(varied) as peer, client(peer, transport=transport, timeout=timeout) as http:
+        async with http.stream("GET", "/unread") as response:
+            assert response.status_code == 200  # closed without reading its 2 MB
+        mode[0] = "garbage"
+        with pytest.raises(httpx.RemoteProtocolError):
+            await http.get("/garbage")
+        mode[0] = "silent"
+        with pytest.raises(httpx.ReadTimeout):
+            await http.get("/silent")
+        mode[0] = "ok"
+        assert (await http.get("/ok")).text == "ok"
+    assert peer.connections == 4  # none of the broken connections was used again
+
+
+async def test_a_connection_idle_past_its_expiry_is_not_reused() -> None:
+    transport = PoolTransport(_pinned(CERT), keepalive_expiry=0.1)
+    async with serving(keep_alive) as peer, client(peer, transport=transport) as http:
+        await http.get("/first")
+        await http.get("/soon")  # within the expiry: the same connection
+        await asyncio.sleep(0.3)
+        await http.get("/later")
+    assert peer.connections == 2
+
+
+def test_a_transport_serves_one_event_loop_after_another() -> None:
+    """The same client used under two ``asyncio.run`` calls: the second opens its own connection
+    instead of using the first loop's dead one."""
+    transport = PoolTransport(_pinned(CERT))
+    answers: list[str] = []
+
+    async def once() -> None:
+        async with serving(keep_alive) as peer:
+            http = httpx.AsyncClient(base_url=f"https://127.0.0.1:{peer.port}", transport=transport)
+            answers.append((await http.get("/")).text)
+            answers.append((await http.get("/")).text)
+
+    asyncio.run(once())
+    asyncio.run(once())
+    assert answers == ["GET / HTTP/1.1"] * 4
+
+
+async def test_plain_http_is_refused() -> None:
+    async with httpx.AsyncClient(transport=PoolTransport(_pinned(CERT))) as http:
+        with pytest.raises(httpx.UnsupportedProtocol):
+            await http.get("http://127.0.0.1:9/")
