@@ -101,6 +101,15 @@ class _Receiver(asyncio.Protocol):
             self.transport.resume_reading()
         return data
 
+    def abort(self) -> None:
+        """Close the socket now (no TLS close_notify, nothing more read) and wake a waiting read."""
+        self.buffer.clear()
+        self.ended = True
+        if self.transport is not None:
+            self.transport.abort()
+        _wake(self._readable)
+        _wake(self._writable)
+
     async def readable(self) -> None:
         """Until there is something to read or the stream has ended."""
         if self.buffer or self.ended:
@@ -164,8 +173,9 @@ class _Stream(httpcore.AsyncNetworkStream):
             raise httpcore.WriteError(_describe(receiver.error)) from receiver.error
 
     async def aclose(self) -> None:
-        if self._receiver.transport is not None:
-            self._receiver.transport.close()
+        # abort, not close: closing a TLS transport sends close_notify and then keeps the socket (and
+        # whatever it had buffered) until the peer answers or 30 s pass, outside the pool's count.
+        self._receiver.abort()
 
     async def start_tls(
         self,
@@ -182,13 +192,20 @@ class _Stream(httpcore.AsyncNetworkStream):
                     receiver.transport, receiver, ssl_context, server_hostname=server_hostname
                 )
         except TimeoutError as exc:
-            receiver.transport.close()
+            receiver.abort()
             raise httpcore.ConnectTimeout(f"the TLS handshake took more than {timeout} s") from exc
         except (ssl.SSLError, OSError) as exc:  # verification failures included (SSLCertVerificationError)
-            receiver.transport.close()
+            receiver.abort()
             raise httpcore.ConnectError(_describe(exc)) from exc
-        if upgraded is None:  # the loop closed the connection during the handshake
-            raise httpcore.ConnectError("the connection closed during the TLS handshake")
+        except BaseException:
+            receiver.abort()
+            raise
+        # Nothing may have arrived outside TLS: bytes read before the handshake (plaintext from
+        # anyone on the path) would otherwise be parsed as the pinned peer's answer. asyncio's loop
+        # pauses the socket first, but that rests on the order of its callbacks.
+        if upgraded is None or receiver.buffer or receiver.ended:
+            receiver.abort()
+            raise httpcore.ConnectError("the connection ended or sent data outside the TLS handshake")
         receiver.transport = upgraded
         return self
 
@@ -329,15 +346,28 @@ class _Pool:
                 if connection.is_idle() and not connection.has_expired():
                     return connection
                 await self._discard(connection)
-            if self._slots_used < self._max_connections:
+            if self._slots_used < self._max_connections and not self._someone_waits():
+                self._slots_used += 1
                 return await self._connect(url, timeouts.get("connect"))
+            if await self._close_idle_elsewhere(key):
+                continue
             handed = await self._wait(key, loop, deadline)
             if handed is not None:
                 return handed
+            return await self._connect(url, timeouts.get("connect"))  # in a slot kept for this request
+
+    async def _close_idle_elsewhere(self, key: Key) -> bool:
+        """Close an idle connection to another origin to free its slot; False if there is none."""
+        for other, idle in self._idle.items():
+            if other != key and idle:
+                await self._discard(idle.pop(0))
+                return True
+        return False
 
     async def _wait(
         self, key: Key, loop: asyncio.AbstractEventLoop, deadline: float | None
     ) -> Connection | None:
+        """A connection handed back for this origin, or None: a slot freed and kept for this request."""
         entry: tuple[Key, asyncio.Future[Connection | None]] = (key, loop.create_future())
         waiter = entry[1]
         self._waiting.append(entry)
@@ -347,9 +377,10 @@ class _Pool:
         except BaseException as exc:
             self._waiting.remove(entry)
             # Gave up (the pool timeout, or cancelled): what was handed over meanwhile goes on.
-            if waiter.done() and not waiter.cancelled():
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
                 handed = waiter.result()
                 if handed is None:
+                    self._slots_used -= 1
                     self._slot_freed()
                 else:
                     await self.release(key, handed)
@@ -361,8 +392,8 @@ class _Pool:
                 self._waiting.remove(entry)
 
     async def _connect(self, url: httpcore.URL, connect_timeout: float | None) -> Connection:
+        """A new connection in a slot already counted for it (given back if connecting fails)."""
         host = url.host.decode("ascii")
-        self._slots_used += 1
         try:
             stream = await self._backend.connect_tcp(host, url.port or 443, timeout=connect_timeout)
             try:
@@ -392,7 +423,9 @@ class _Pool:
                 waiter.set_result(connection)
                 return
         idle = self._idle.setdefault(key, [])
-        if len(idle) < self._max_idle:
+        # A request waiting for another origin needs the slot more than this origin needs the idle
+        # connection.
+        if len(idle) < self._max_idle and not self._someone_waits():
             idle.append(connection)
         else:
             await self._discard(connection)
@@ -404,9 +437,15 @@ class _Pool:
             self._slot_freed()
         await connection.aclose()
 
+    def _someone_waits(self) -> bool:
+        # A waiter already served stays listed until it runs again; it waits no more.
+        return any(not waiter.done() for _, waiter in self._waiting)
+
     def _slot_freed(self) -> None:
+        """After a slot was given back: keep it for the first waiting request (no newcomer takes it)."""
         for _, waiter in self._waiting:
             if not waiter.done():
+                self._slots_used += 1
                 waiter.set_result(None)
                 return
 
@@ -426,7 +465,7 @@ class _Pool:
         self._idle.clear()
         for _, waiter in self._waiting:
             if not waiter.done():
-                waiter.set_result(None)  # it wakes to find the pool closed
+                waiter.set_exception(httpcore.ConnectError("the transport is closed"))
         for connection in connections:
             await connection.aclose()
 

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import httpcore
 import httpx
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -423,3 +424,81 @@ async def test_plain_http_is_refused() -> None:
     async with httpx.AsyncClient(transport=PoolTransport(_pinned(CERT))) as http:
         with pytest.raises(httpx.UnsupportedProtocol):
             await http.get("http://127.0.0.1:9/")
+
+
+async def test_a_connection_given_up_is_closed_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a read timeout the socket is closed now. Closing a TLS connection politely sends
+    close_notify and waits for the peer's (asyncio waits 30 s); a peer that has stopped reading never
+    answers, and the socket would stay open outside the pool's count."""
+    lost = asyncio.Event()
+    original = transport_module._Receiver.connection_lost
+
+    def recorded(self: transport_module._Receiver, exc: Exception | None) -> None:
+        original(self, exc)
+        lost.set()
+
+    monkeypatch.setattr(transport_module._Receiver, "connection_lost", recorded)
+
+    async def stuck(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _request_head(reader)
+        writer.transport.pause_reading()  # reads nothing more, close_notify included
+        await asyncio.sleep(10)
+
+    async with serving(stuck) as peer, client(peer, timeout=0.3) as http:
+        with pytest.raises(httpx.ReadTimeout):
+            await http.get("/")
+        await asyncio.wait_for(lost.wait(), timeout=3)
+
+
+async def test_bytes_that_arrive_outside_tls_refuse_the_connection() -> None:
+    """Anything received before the handshake (plaintext injected on the path) must never be read as
+    the pinned peer's answer: the upgrade is refused."""
+    async with serving(keep_alive) as peer:
+        stream = await transport_module._Backend().connect_tcp("127.0.0.1", peer.port, timeout=5)
+        stream._receiver.data_received(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+        with pytest.raises(httpcore.ConnectError, match="outside the TLS handshake"):
+            await stream.start_tls(_pinned(CERT), server_hostname="127.0.0.1", timeout=5)
+
+
+async def test_a_pool_of_one_serves_two_origins_in_turn() -> None:
+    """An idle connection to one origin gives its slot up to a request for another."""
+    transport = PoolTransport(_pinned(CERT), max_connections=1)
+    timeout = httpx.Timeout(5.0, pool=1.0)
+    async with (
+        serving(keep_alive) as first,
+        serving(keep_alive) as second,
+        httpx.AsyncClient(transport=transport, timeout=timeout) as http,
+    ):
+        for peer in (first, second, first):
+            assert (await http.get(f"https://127.0.0.1:{peer.port}/")).status_code == 200
+    assert (first.connections, second.connections) == (2, 1)
+
+
+async def test_many_requests_through_few_connections_that_keep_closing() -> None:
+    """Forty requests at once through two connections, every other answer closing its connection: each
+    request is answered, never more than two connections are open, and none waits for the pool timeout."""
+    answered = 0
+
+    async def closing_sometimes(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal answered
+        while True:
+            await _request_head(reader)
+            answered += 1
+            close = answered % 2 == 0
+            writer.write(_answer(b"ok", extra=b"Connection: close\r\n" if close else b""))
+            await writer.drain()
+            if close:
+                return
+
+    transport = PoolTransport(_pinned(CERT), max_connections=2)
+    timeout = httpx.Timeout(5.0, pool=4.0)
+    async with serving(closing_sometimes) as peer, client(peer, transport=transport, timeout=timeout) as http:
+        requests = []
+        for n in range(40):  # newcomers keep arriving while earlier requests wait
+            requests.append(asyncio.create_task(http.get(f"/{n}")))
+            await asyncio.sleep(0.002)
+        answers = await asyncio.gather(*requests)
+        pool = transport._pool
+        assert (pool._slots_used, pool._someone_waits()) == (len(pool._open), False)
+    assert [a.text for a in answers] == ["ok"] * 40
+    assert peer.most_open <= 2
