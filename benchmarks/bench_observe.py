@@ -20,9 +20,11 @@ before the phase; ``tracemalloc`` would slow the run several-fold and miss memor
 allocator, such as OpenSSL's), the HTTP requests sent, and the computer records read. Nothing is
 asserted: the figures and their growth from one size to the next are the result.
 
-Run: ``.venv/bin/python benchmarks/bench_observe.py [--sizes 1000,10000,100000] [--profile PHASE]``.
-With ``--profile`` the chosen phase of the largest size (or ``plan`` on its last snapshot) runs under
-cProfile and its top lines are printed.
+Run: ``.venv/bin/python benchmarks/bench_observe.py [--sizes 1000,10000,100000] [--profile PHASE]
+[--rounds N]``. With ``--rounds N`` the incremental and full reads are each made N times (each after
+its churn, as a controller polls) and the table shows the median round. With ``--profile`` the
+chosen phase of the largest size (or ``plan`` on its last snapshot) runs under cProfile and its top
+lines are printed (its first round only).
 """
 
 from __future__ import annotations
@@ -287,35 +289,48 @@ class Phase:
 class Row:
     clients: int
     groups: int
-    phases: dict[str, Phase]
+    phases: dict[str, Phase]  # the median round of each phase, by CPU
     groups_changed: int
     advanced_ms: int
+    rounds: dict[str, list[Phase]]  # every round of each phase, in order
 
 
-async def bench_size(clients: int, folder: Path, counter: RequestCounter, profile: str | None) -> Row:
+def _median_round(rounds: list[Phase]) -> Phase:
+    return sorted(rounds, key=lambda phase: phase.figures.cpu_s)[(len(rounds) - 1) // 2]
+
+
+async def bench_size(
+    clients: int, folder: Path, counter: RequestCounter, profile: str | None, rounds: int = 1
+) -> Row:
     with simulator(scenario_file(clients, folder), folder) as endpoints:
         console = ConsoleClient.from_endpoints(endpoints["file"])
         desired = desired_site(endpoints, console)
         records = _RecordCounter()
-        phases: dict[str, Phase] = {}
+        phases: dict[str, list[Phase]] = {phase: [] for phase in PHASES}
         async with SepmClient.for_site(desired, password=endpoints["password"], timeout=300.0) as client:
             records.attach(client)
-            # Cold, incremental, then the periodic full read (every second observation here).
+            # Cold, incremental, then the periodic full read (every second observation here); with
+            # --rounds, incremental and full again, with the same observer, as a controller polls.
             observer = Observer(desired, client, full_read_every=2)
             observed: Observed | None = None
-            for phase in PHASES:
+            for phase in (PHASES[0], *PHASES[1:] * rounds):
                 if observed is not None:
                     groups_changed, advanced = await make_churn(client, observed, console)
                 records.reset()
-                observed, figures = await measured(counter, observer.observe, profile=profile == phase)
+                first = not phases[phase]  # only the first round of a phase is profiled
+                observed, figures = await measured(
+                    counter, observer.observe, profile=profile == phase and first
+                )
                 plan_s, plan_gc_s = _time_plan(desired, observed)
-                phases[phase] = Phase(
-                    figures=figures,
-                    records=records.count,
-                    groups_read=observer.groups_read,
-                    plan_s=plan_s,
-                    plan_gc_s=plan_gc_s,
-                    gate_s=_time_gate(desired, observed),
+                phases[phase].append(
+                    Phase(
+                        figures=figures,
+                        records=records.count,
+                        groups_read=observer.groups_read,
+                        plan_s=plan_s,
+                        plan_gc_s=plan_gc_s,
+                        gate_s=_time_gate(desired, observed),
+                    )
                 )
         assert observed is not None
         if profile == "plan":
@@ -323,9 +338,10 @@ async def bench_size(clients: int, folder: Path, counter: RequestCounter, profil
         return Row(
             clients=len(observed.clients),
             groups=len(observed.groups),
-            phases=phases,
+            phases={phase: _median_round(done) for phase, done in phases.items()},
             groups_changed=groups_changed,
             advanced_ms=advanced,
+            rounds=phases,
         )
 
 
@@ -400,6 +416,16 @@ def print_table(rows: list[Row]) -> None:
             )
             plan_ratio = after.phases["cold"].plan_s / max(before.phases["cold"].plan_s, 1e-9)
             print(f"  {before.clients} -> {after.clients} clients: {ratios}, plan x{plan_ratio:.1f}")
+    for row in rows:
+        if max(len(done) for done in row.rounds.values()) > 1:
+            print(f"\nevery round at {row.clients} clients (CPU s; the table shows the median round):")
+            for phase, done in row.rounds.items():
+                cpus = sorted(round_.figures.cpu_s for round_ in done)
+                listed = ", ".join(f"{round_.figures.cpu_s:.3f}" for round_ in done)
+                print(
+                    f"  {phase:>11}: {listed}  (min {cpus[0]:.3f}, median {cpus[(len(cpus) - 1) // 2]:.3f}, "
+                    f"max {cpus[-1]:.3f})"
+                )
     print("\nchurn before each of the last two phases, and wall time:")
     for row in rows:
         walls = ", ".join(f"{name} {phase.figures.wall_s:.2f} s" for name, phase in row.phases.items())
@@ -417,14 +443,22 @@ def main() -> None:
         choices=(*PHASES, "plan"),
         help="profile this phase, or plan on the last snapshot (largest size)",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="incremental and full reads per size, each after its churn (the table shows the median)",
+    )
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     sizes = [int(size) for size in args.sizes.split(",")]
     counter = RequestCounter()
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-observe-") as folder:
         for size in sizes:
             profile = args.profile if size == max(sizes) else None
-            rows.append(asyncio.run(bench_size(size, Path(folder), counter, profile)))
+            rows.append(asyncio.run(bench_size(size, Path(folder), counter, profile, args.rounds)))
             print(f"... {size} clients done", file=sys.stderr)
     print_table(rows)
 
