@@ -12,12 +12,15 @@ Contract:
   running on them; the last few are kept until ``aclose()``, older ones are closed.
 - With an explicit ``transport`` (unit tests with ``httpx.MockTransport``) there is no network and so
   no TLS: the transport is used as it is and nothing is pinned.
+- The client is a ``DirectClient``: httpx builds each request, and ``send`` hands it straight to the
+  transport (no auth, no redirects, nothing else to do), keeping the cookie jar as httpx would.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import httpx
 
@@ -111,14 +114,13 @@ class PinnedConnection:
 
     def _new_client(self, transport: httpx.AsyncBaseTransport) -> httpx.AsyncClient:
         # trust_env=False: no proxy or CA bundle from the environment may change whom we talk to;
-        # follow_redirects=False: a redirect must not carry the token to another origin. The
+        # redirects are not followed: a redirect must not carry the token to another origin. The
         # transport trusts only the pinned context (reconciler.sepm.transport).
-        return httpx.AsyncClient(
+        return DirectClient(
             base_url=self._base_url,
             transport=transport,
             timeout=httpx.Timeout(self._timeout),
             trust_env=False,
-            follow_redirects=False,
             headers={"Accept": "application/json"},
         )
 
@@ -129,3 +131,45 @@ class PinnedConnection:
         self._http = None
         for client in clients:
             await client.aclose()
+
+
+class DirectClient(httpx.AsyncClient):
+    """httpx's client, whose ``send`` hands the request straight to its transport.
+
+    It is built without auth, without event hooks, and never follows a redirect, so all that
+    ``httpx.AsyncClient.send`` adds for it is machinery: the auth and redirect generators, a timer
+    around the body, a log line, and a pass of the cookie jar over every response. That is about a
+    sixth of a small request's CPU (``benchmarks/README.md``). What matters is kept: requests are
+    built by httpx as before (base URL, headers, timeouts, the jar's cookies), a response that sets a
+    cookie still puts it in the jar, and a closed client refuses to send. Asked for auth or redirects,
+    ``send`` is httpx's own.
+    """
+
+    def __init__(self, *, transport: httpx.AsyncBaseTransport, **options: Any) -> None:
+        super().__init__(transport=transport, follow_redirects=False, **options)
+        self._direct = transport
+
+    async def send(
+        self,
+        request: httpx.Request,
+        *,
+        stream: bool = False,
+        auth: Any = httpx.USE_CLIENT_DEFAULT,
+        follow_redirects: Any = httpx.USE_CLIENT_DEFAULT,
+    ) -> httpx.Response:
+        if auth is not httpx.USE_CLIENT_DEFAULT or follow_redirects not in (httpx.USE_CLIENT_DEFAULT, False):
+            return await super().send(request, stream=stream, auth=auth, follow_redirects=follow_redirects)
+        if self.is_closed:
+            raise RuntimeError("Cannot send a request, as the client has been closed.")
+        if "timeout" not in request.extensions:
+            request.extensions["timeout"] = self.timeout.as_dict()
+        response = await self._direct.handle_async_request(request)
+        response.request = request
+        if "set-cookie" in response.headers:
+            self.cookies.extract_cookies(response)
+        if not stream:
+            try:
+                await response.aread()
+            finally:
+                await response.aclose()
+        return response

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from sepm_fakes import Cert, make_certificate
 
 from reconciler.sepm import transport as transport_module
+from reconciler.sepm.connection import DirectClient
 from reconciler.sepm.pinning import TrustStore, is_verification_failure
 from reconciler.sepm.tls import describe_certificate
 from reconciler.sepm.transport import PoolTransport
@@ -502,3 +503,75 @@ async def test_many_requests_through_few_connections_that_keep_closing() -> None
         assert (pool._slots_used, pool._someone_waits()) == (len(pool._open), False)
     assert [a.text for a in answers] == ["ok"] * 40
     assert peer.most_open <= 2
+
+
+# -- the client over it: DirectClient --------------------------------------------------------------
+
+
+def _direct(peer: Peer) -> DirectClient:
+    return DirectClient(
+        base_url=f"https://127.0.0.1:{peer.port}",
+        transport=PoolTransport(_pinned(CERT)),
+        timeout=5.0,
+    )
+
+
+async def test_a_cookie_the_server_sets_goes_back_with_the_next_request() -> None:
+    """Sending past httpx's client machinery keeps its cookie jar: what SEPM's Tomcat sets, it gets back."""
+    heads: list[bytes] = []
+
+    async def session(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            heads.append(await _request_head(reader))
+            cookie = (
+                b"Set-Cookie: JSESSIONID=abc123; Path=/; Secure; HttpOnly\r\n" if len(heads) == 1 else b""
+            )
+            writer.write(_answer(b"ok", extra=cookie))
+            await writer.drain()
+
+    async with serving(session) as peer, _direct(peer) as http:
+        for _ in range(2):
+            response = await http.send(http.build_request("GET", "/sepm/api/v1/version"))
+            assert response.text == "ok"
+    assert b"cookie:" not in heads[0].lower()
+    assert b"Cookie: JSESSIONID=abc123" in heads[1]
+
+
+async def test_a_redirect_is_answered_not_followed() -> None:
+    """A 302 comes back as it is; the token would otherwise follow it to wherever it points."""
+    heads: list[bytes] = []
+
+    async def redirect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            heads.append(await _request_head(reader))
+            writer.write(
+                b"HTTP/1.1 302 Found\r\nLocation: https://elsewhere.example/\r\nContent-Length: 0\r\n\r\n"
+            )
+            await writer.drain()
+
+    async with serving(redirect) as peer, _direct(peer) as http:
+        request = http.build_request("GET", "/", headers={"Authorization": "Bearer secret"})
+        response = await http.send(request)
+    assert response.status_code == 302
+    assert response.request is request
+    assert len(heads) == 1
+
+
+async def test_a_closed_direct_client_refuses_to_send() -> None:
+    async with serving(keep_alive) as peer:
+        http = _direct(peer)
+        request = http.build_request("GET", "/")
+        await http.aclose()
+        with pytest.raises(RuntimeError, match="closed"):
+            await http.send(request)
+
+
+async def test_a_direct_client_streams_or_reads_as_asked() -> None:
+    async with serving(keep_alive) as peer, _direct(peer) as http:
+        read = await http.send(http.build_request("GET", "/read"))
+        assert read.is_closed
+        assert read.content == b"GET /read HTTP/1.1"
+        streamed = await http.send(http.build_request("GET", "/streamed"), stream=True)
+        assert not streamed.is_closed
+        assert await streamed.aread() == b"GET /streamed HTTP/1.1"
+        await streamed.aclose()
