@@ -58,6 +58,7 @@ from reconciler.plan import plan
 from reconciler.plan.gates import GateScope, Part, measure
 from reconciler.plan.site import view
 from reconciler.sepm.client import SepmClient
+from reconciler.sepm.connection import DirectClient
 from reconciler.sepm.observer import Observer
 from reconciler.sim.console_client import ConsoleClient
 
@@ -88,17 +89,17 @@ class GcTimer:
 
 
 class RequestCounter:
-    """Counts every HTTP request any ``httpx.AsyncClient`` of this process sends."""
+    """Counts every HTTP request the SEPM clients of this process send (``DirectClient.send``)."""
 
     def __init__(self) -> None:
         self.count = 0
-        original = httpx.AsyncClient.send
+        original = DirectClient.send
 
-        async def send(client: httpx.AsyncClient, request: httpx.Request, **options: Any) -> httpx.Response:
+        async def send(client: DirectClient, request: httpx.Request, **options: Any) -> httpx.Response:
             self.count += 1
             return await original(client, request, **options)
 
-        httpx.AsyncClient.send = send  # type: ignore[method-assign]
+        DirectClient.send = send  # type: ignore[method-assign]
 
 
 def _peak_rss_mb() -> float:
