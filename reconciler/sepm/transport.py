@@ -216,13 +216,17 @@ class _Stream(httpcore.AsyncNetworkStream):
         transport = receiver.transport
         if transport is None:
             return None
-        names = {
-            "ssl_object": "ssl_object",
-            "client_addr": "sockname",
-            "server_addr": "peername",
-            "socket": "socket",
-        }
-        return transport.get_extra_info(names[info]) if info in names else None
+        name = _TRANSPORT_INFO.get(info)
+        return transport.get_extra_info(name) if name is not None else None
+
+
+# What httpcore asks a stream for, and asyncio's name for it.
+_TRANSPORT_INFO = {
+    "ssl_object": "ssl_object",
+    "client_addr": "sockname",
+    "server_addr": "peername",
+    "socket": "socket",
+}
 
 
 def _describe(error: BaseException) -> str:
@@ -375,8 +379,8 @@ class _Pool:
             async with asyncio.timeout_at(deadline):
                 return await waiter
         except BaseException as exc:
-            self._waiting.remove(entry)
-            # Gave up (the pool timeout, or cancelled): what was handed over meanwhile goes on.
+            # Gave up (the pool timeout, or cancelled): what was handed over meanwhile goes on. This
+            # waiter is done, so neither hand-over below can come back to it.
             if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
                 handed = waiter.result()
                 if handed is None:
@@ -388,7 +392,7 @@ class _Pool:
                 raise httpcore.PoolTimeout(f"all {self._max_connections} connections stayed busy") from exc
             raise
         finally:
-            if entry in self._waiting:
+            if entry in self._waiting:  # not if another event loop's first request cleared the list
                 self._waiting.remove(entry)
 
     async def _connect(self, url: httpcore.URL, connect_timeout: float | None) -> Connection:

@@ -160,27 +160,25 @@ async def test_a_body_ended_by_a_close_without_close_notify_is_whole() -> None:
     assert response.content == body
 
 
-async def test_a_body_cut_short_is_a_protocol_error() -> None:
-    """Content-Length promises more than arrives before the close: RemoteProtocolError, not a short body."""
-
-    async def short(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+@pytest.mark.parametrize(
+    ("answer", "then_cut"),
+    [
+        # Content-Length promises more than arrives before the close: not a short body.
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nonly this", True),
+        # Another protocol on the port.
+        (b"SSH-2.0-OpenSSH_9.6\r\n\r\n", False),
+    ],
+    ids=["body cut short", "garbage instead of http"],
+)
+async def test_a_broken_answer_is_a_protocol_error(answer: bytes, then_cut: bool) -> None:
+    async def broken(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await _request_head(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nonly this")
+        writer.write(answer)
         await writer.drain()
-        writer.transport.abort()
+        if then_cut:
+            writer.transport.abort()
 
-    async with serving(short) as peer, client(peer) as http:
-        with pytest.raises(httpx.RemoteProtocolError):
-            await http.get("/")
-
-
-async def test_garbage_instead_of_http_is_a_protocol_error() -> None:
-    async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _request_head(reader)
-        writer.write(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
-        await writer.drain()
-
-    async with serving(garbage) as peer, client(peer) as http:
+    async with serving(broken) as peer, client(peer) as http:
         with pytest.raises(httpx.RemoteProtocolError):
             await http.get("/")
 
