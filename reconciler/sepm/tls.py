@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ssl
 
 from cryptography import x509
@@ -28,17 +29,26 @@ from reconciler.sepm.concurrency import run_all
 from reconciler.sepm.errors import ConnectionFailed, RequestTimeout
 
 
+@functools.cache
 def _observing_context() -> ssl.SSLContext:
     # Verification off on purpose: this reads whatever the peer presents (self-signed, expired, wrong
-    # name) so that it can be reported. Nothing is sent over this connection.
+    # name) so that it can be reported. Nothing is sent over this connection. One context serves every
+    # handshake: it holds no trust and no certificate, and a client context resumes no session unless
+    # one is handed to it (none is), so every handshake is a full one and the peer presents the
+    # certificate it has now.
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     return context
 
 
+@functools.lru_cache(maxsize=64)
 def describe_certificate(der: bytes) -> PresentedCertificate:
-    """Fingerprint, subject, expiry and key of a DER certificate, as the model holds them."""
+    """Fingerprint, subject, expiry and key of a DER certificate, as the model holds them.
+
+    The same bytes always describe the same (a frozen model, so one description can be shared): the
+    last few are kept, since every observation reads the same certificates on every port again.
+    """
     certificate = x509.load_der_x509_certificate(der)
     key = certificate.public_key()
     key_type, key_bits = describe_key(key)

@@ -1,33 +1,37 @@
-"""The HTTP transport under the SEPM client: httpcore's HTTP/1.1 connections on asyncio's own TLS.
+"""The HTTP transport under the SEPM client: HTTP/1.1 by h11, on asyncio's own TLS, with a small pool.
 
 httpx's default transport runs httpcore over anyio. Every read and write then passes an anyio cancel
 scope, the TLS records go through anyio's stream wrapper, and before each request the pool asks every
 idle connection whether its socket is readable, which builds anyio's whole table of socket attributes
-each time. On the ``large`` site that was about a fifth of the CPU of a full observation
-(``benchmarks/README.md``). This transport keeps httpcore's HTTP/1.1 connection, so the HTTP it
-speaks (h11's parsing, keep-alive, chunked bodies) is the same. It gives it a network layer written
+each time. On the ``large`` site that was about a fifth of the CPU of a full observation. httpcore's
+HTTP/1.1 connection then adds, around each h11 event, a trace context, an anyio lock and its
+cancellation shield: about a third of a small request's CPU (``benchmarks/README.md``). Here h11,
+the parser httpcore uses, is driven straight (``_Connection``), so the HTTP spoken and parsed is the
+same (keep-alive, chunked bodies, the checks on lengths and headers), over a network layer written
 directly on asyncio's protocols, and a simpler pool (``_Pool`` says why).
 
 Contract:
 - ``PoolTransport(ssl_context)`` is an ``httpx.AsyncBaseTransport``: HTTP/1.1 over TLS only, no
   proxy, no environment. It trusts exactly ``ssl_context`` (the pinned trust store), with the host
   name checked as the context says.
-- A connection is kept for the next request once its response is closed, for at most
-  ``keepalive_expiry`` seconds. At most ``max_connections`` are open at once; a request waits for one
-  within the pool timeout (``PoolTimeout``).
+- A connection is kept for the next request once its response was read to the end and closed, for at
+  most ``keepalive_expiry`` seconds; one whose response was left unread, failed or was cancelled is
+  closed. At most ``max_connections`` are open at once; a request waits for one within the pool
+  timeout (``PoolTimeout``).
 - Errors are httpx's: ``httpx.ConnectError``/``ConnectTimeout`` while connecting or in the handshake
   (a certificate that fails verification keeps its ``ssl.SSLCertVerificationError`` as the cause, which
   is what re-pinning looks for), ``ReadTimeout``/``WriteTimeout`` when one read or write waits longer
   than the request's timeout, ``ReadError``/``WriteError`` when the connection breaks, and
-  ``RemoteProtocolError`` for what h11 cannot parse. A cancellation from outside (the request's
+  ``RemoteProtocolError`` for what h11 cannot parse, for a head longer than ``MAX_HEAD``, and for an
+  answer that announces both a length and chunks. A cancellation from outside (the request's
   deadline) stays a cancellation.
 - Reading is bounded: past ``HIGH_WATER`` bytes received and not yet read, the socket is not read
   until the buffer drains, so a peer sending faster than we parse cannot grow our memory.
 - A peer's close reads as the end of the stream, with or without TLS's ``close_notify`` (asyncio's TLS
   takes both as an end, as httpx's default transport does); h11 then says whether the message was
   complete. A connection reset is a ``ReadError``.
-- An idle connection that the peer closed is seen as closed (``is_readable``) and not reused, as long
-  as the event loop has run since the close arrived.
+- An idle connection that the peer closed, or sent anything on, is not reused, as long as the event
+  loop has run since that arrived.
 """
 
 from __future__ import annotations
@@ -36,10 +40,8 @@ import asyncio
 import collections
 import ssl
 import typing
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
 
-import httpcore
+import h11
 import httpx
 
 HIGH_WATER = 1024 * 1024
@@ -136,165 +138,205 @@ def _wake(waiter: asyncio.Future[None] | None) -> None:
         waiter.set_result(None)
 
 
-class _Stream(httpcore.AsyncNetworkStream):
-    """One TCP connection (TLS once ``start_tls`` returned), as httpcore reads and writes it."""
-
-    def __init__(self, receiver: _Receiver) -> None:
-        self._receiver = receiver
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
-        receiver = self._receiver
-        if not receiver.buffer and not receiver.ended:
-            try:
-                async with asyncio.timeout(timeout):
-                    await receiver.readable()
-            except TimeoutError as exc:
-                raise httpcore.ReadTimeout(f"no data within {timeout} s") from exc
-        if receiver.buffer:
-            return receiver.take(max_bytes)
-        if receiver.error is not None:
-            raise httpcore.ReadError(_describe(receiver.error)) from receiver.error
-        return b""
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
-        receiver = self._receiver
-        transport = receiver.transport
-        if not buffer:
-            return
-        if transport is None or transport.is_closing() or receiver.ended:
-            raise httpcore.WriteError("the connection is closed")
-        transport.write(buffer)
-        try:
-            async with asyncio.timeout(timeout):
-                await receiver.writable()
-        except TimeoutError as exc:
-            raise httpcore.WriteTimeout(f"could not send within {timeout} s") from exc
-        if receiver.error is not None:
-            raise httpcore.WriteError(_describe(receiver.error)) from receiver.error
-
-    async def aclose(self) -> None:
-        # abort, not close: closing a TLS transport sends close_notify and then keeps the socket (and
-        # whatever it had buffered) until the peer answers or 30 s pass, outside the pool's count.
-        self._receiver.abort()
-
-    async def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
-    ) -> httpcore.AsyncNetworkStream:
-        receiver = self._receiver
-        assert receiver.transport is not None  # set by connection_made before connect_tcp returns
-        loop = asyncio.get_running_loop()
-        try:
-            async with asyncio.timeout(timeout):
-                upgraded = await loop.start_tls(
-                    receiver.transport, receiver, ssl_context, server_hostname=server_hostname
-                )
-        except TimeoutError as exc:
-            receiver.abort()
-            raise httpcore.ConnectTimeout(f"the TLS handshake took more than {timeout} s") from exc
-        except (ssl.SSLError, OSError) as exc:  # verification failures included (SSLCertVerificationError)
-            receiver.abort()
-            raise httpcore.ConnectError(_describe(exc)) from exc
-        except BaseException:
-            receiver.abort()
-            raise
-        # Nothing may have arrived outside TLS: bytes read before the handshake (plaintext from
-        # anyone on the path) would otherwise be parsed as the pinned peer's answer. asyncio's loop
-        # pauses the socket first, but that rests on the order of its callbacks.
-        if upgraded is None or receiver.buffer or receiver.ended:
-            receiver.abort()
-            raise httpcore.ConnectError("the connection ended or sent data outside the TLS handshake")
-        receiver.transport = upgraded
-        return self
-
-    def get_extra_info(self, info: str) -> typing.Any:
-        receiver = self._receiver
-        if info == "is_readable":  # asked of idle connections: has the peer sent or closed anything?
-            return bool(receiver.buffer) or receiver.ended
-        transport = receiver.transport
-        if transport is None:
-            return None
-        name = _TRANSPORT_INFO.get(info)
-        return transport.get_extra_info(name) if name is not None else None
+async def _connect_tcp(host: str, port: int, timeout: float | None) -> _Receiver:  # noqa: ASYNC109
+    """A TCP connection from asyncio's event loop (TCP_NODELAY is asyncio's default)."""
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(timeout):
+            _, receiver = await loop.create_connection(_Receiver, host, port)
+    except TimeoutError as exc:
+        raise httpx.ConnectTimeout(f"could not connect to {host}:{port} within {timeout} s") from exc
+    except OSError as exc:
+        raise httpx.ConnectError(_describe(exc)) from exc
+    return receiver
 
 
-# What httpcore asks a stream for, and asyncio's name for it.
-_TRANSPORT_INFO = {
-    "ssl_object": "ssl_object",
-    "client_addr": "sockname",
-    "server_addr": "peername",
-    "socket": "socket",
-}
+async def _start_tls(
+    receiver: _Receiver,
+    ssl_context: ssl.SSLContext,
+    *,
+    server_hostname: str,
+    timeout: float | None,  # noqa: ASYNC109 - the request's connect timeout
+) -> None:
+    """The TLS handshake on ``receiver``'s connection, which reads and writes through TLS after it.
+
+    On any failure the connection is aborted. A certificate that fails verification keeps its
+    ``ssl.SSLCertVerificationError`` as the cause (re-pinning looks for it).
+    """
+    assert receiver.transport is not None  # set by connection_made before create_connection returns
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(timeout):
+            upgraded = await loop.start_tls(
+                receiver.transport, receiver, ssl_context, server_hostname=server_hostname
+            )
+    except TimeoutError as exc:
+        receiver.abort()
+        raise httpx.ConnectTimeout(f"the TLS handshake took more than {timeout} s") from exc
+    except (ssl.SSLError, OSError) as exc:  # verification failures included (SSLCertVerificationError)
+        receiver.abort()
+        raise httpx.ConnectError(_describe(exc)) from exc
+    except BaseException:
+        receiver.abort()
+        raise
+    # Nothing may have arrived outside TLS: bytes read before the handshake (plaintext from anyone on
+    # the path) would otherwise be parsed as the pinned peer's answer. asyncio's loop pauses the socket
+    # first, but that rests on the order of its callbacks.
+    if upgraded is None or receiver.buffer or receiver.ended:
+        receiver.abort()
+        raise httpx.ConnectError("the connection ended or sent data outside the TLS handshake")
+    receiver.transport = upgraded
 
 
 def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 
-class _Backend(httpcore.AsyncNetworkBackend):
-    """TCP connections from asyncio's event loop (TCP_NODELAY is asyncio's default)."""
+MAX_HEAD = 100 * 1024
+"""The longest status line and headers (or chunk header) accepted: httpcore's bound, which we had."""
+READ_SIZE = 64 * 1024
+"""The most bytes handed to h11 at once."""
+_FLUSH_SIZE = 64 * 1024
+"""A request body is written in pieces of about this size (SEPM's are JSON of a few KB: one piece)."""
 
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
-        local_address: str | None = None,
-        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        loop = asyncio.get_running_loop()
-        local = (local_address, 0) if local_address else None
+
+def _refuse_two_framings(head: h11.Response) -> None:
+    """A length and chunks both announced: h11 would follow the chunks, as HTTP allows; RFC 9112 says
+    to treat it as an error, since such an answer is how responses are split. SEPM sends one or the
+    other, so this refuses only what is not SEPM's own."""
+    names = {name for name, _ in head.headers}
+    if b"content-length" in names and b"transfer-encoding" in names:
+        raise httpx.RemoteProtocolError("the answer announces both a Content-Length and a Transfer-Encoding")
+
+
+class _Connection:
+    """One HTTP/1.1 connection over TLS: h11's state machine, driven straight over ``_Receiver``.
+
+    One exchange at a time. ``exchange`` sends a request and reads the response head; ``body`` yields
+    the response body, and once it ended and both sides are done, the connection is idle again
+    (``reusable``). Whatever else ends an exchange (an error, a cancellation, a body closed unread)
+    leaves the connection not reusable, and the pool closes it.
+    """
+
+    def __init__(self, receiver: _Receiver, keepalive_expiry: float) -> None:
+        self._receiver = receiver
+        self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD)
+        self._keepalive_expiry = keepalive_expiry
+        self._idle_until = 0.0
+
+    def reusable(self, now: float) -> bool:
+        """Idle, within its keep-alive expiry, and the peer sent nothing since (not even a close)."""
+        receiver = self._receiver
+        state = self._h11
+        return (
+            state.our_state is h11.IDLE
+            and state.their_state is h11.IDLE
+            and now < self._idle_until
+            and not receiver.buffer
+            and not receiver.ended
+        )
+
+    async def exchange(
+        self, request: httpx.Request, timeouts: typing.Mapping[str, float | None]
+    ) -> tuple[h11.Response, typing.AsyncIterator[bytes]]:
+        """Send ``request`` and read the response's head: the head, and the body to iterate."""
+        assert isinstance(request.stream, httpx.AsyncByteStream)
+        write_timeout = timeouts.get("write")
+        read_timeout = timeouts.get("read")
+        head = h11.Request(method=request.method, target=request.url.raw_path, headers=request.headers.raw)
+        pending = [self._send(head)]
+        size = len(pending[0])
+        async for chunk in request.stream:
+            if chunk:
+                pending.append(self._send(h11.Data(data=chunk)))
+                size += len(pending[-1])
+                if size >= _FLUSH_SIZE:
+                    await self._write(b"".join(pending), write_timeout)
+                    pending, size = [], 0
+        pending.append(self._send(h11.EndOfMessage()))
+        await self._write(b"".join(pending), write_timeout)
+        while True:
+            event = await self._next_event(read_timeout)
+            if isinstance(event, h11.Response):
+                _refuse_two_framings(event)
+                return event, self._body(read_timeout)
+            if not isinstance(event, h11.InformationalResponse):  # 1xx: the answer is still to come
+                raise httpx.RemoteProtocolError(f"expected a response, got {type(event).__name__}")
+
+    async def _body(self, read_timeout: float | None) -> typing.AsyncIterator[bytes]:
+        while True:
+            event = await self._next_event(read_timeout)
+            if isinstance(event, h11.Data):
+                yield bytes(event.data)
+            elif isinstance(event, h11.EndOfMessage):
+                state = self._h11
+                if state.our_state is h11.DONE and state.their_state is h11.DONE:
+                    state.start_next_cycle()
+                    self._idle_until = asyncio.get_running_loop().time() + self._keepalive_expiry
+                return
+            else:
+                raise httpx.RemoteProtocolError(f"expected the body, got {type(event).__name__}")
+
+    def _send(self, event: h11.Event) -> bytes:
+        try:
+            data = self._h11.send(event)
+        except h11.LocalProtocolError as exc:  # a header h11 refuses to send (a line break in it, say)
+            raise httpx.LocalProtocolError(str(exc)) from exc
+        assert data is not None  # None only for ConnectionClosed, which is never sent here
+        return data
+
+    async def _next_event(self, timeout: float | None) -> h11.Event:  # noqa: ASYNC109
+        state = self._h11
+        try:
+            while True:
+                event = state.next_event()
+                if event is h11.PAUSED:  # only after an upgrade or a finished answer, never asked for
+                    raise httpx.RemoteProtocolError("the connection paused in the middle of an answer")
+                if event is not h11.NEED_DATA:
+                    return typing.cast(h11.Event, event)
+                data = await self._read(timeout)
+                if not data and state.their_state is h11.SEND_RESPONSE:
+                    raise httpx.RemoteProtocolError("the server closed the connection without answering")
+                state.receive_data(data)
+        except h11.RemoteProtocolError as exc:
+            raise httpx.RemoteProtocolError(str(exc)) from exc
+
+    async def _read(self, timeout: float | None) -> bytes:  # noqa: ASYNC109
+        receiver = self._receiver
+        if not receiver.buffer and not receiver.ended:
+            try:
+                async with asyncio.timeout(timeout):
+                    await receiver.readable()
+            except TimeoutError as exc:
+                raise httpx.ReadTimeout(f"no data within {timeout} s") from exc
+        if receiver.buffer:
+            return receiver.take(READ_SIZE)
+        if receiver.error is not None:
+            raise httpx.ReadError(_describe(receiver.error)) from receiver.error
+        return b""
+
+    async def _write(self, data: bytes, timeout: float | None) -> None:  # noqa: ASYNC109
+        receiver = self._receiver
+        transport = receiver.transport
+        if transport is None or transport.is_closing() or receiver.ended:
+            raise httpx.WriteError("the connection is closed")
+        transport.write(data)
         try:
             async with asyncio.timeout(timeout):
-                _, receiver = await loop.create_connection(_Receiver, host, port, local_addr=local)
+                await receiver.writable()
         except TimeoutError as exc:
-            raise httpcore.ConnectTimeout(f"could not connect to {host}:{port} within {timeout} s") from exc
-        except OSError as exc:
-            raise httpcore.ConnectError(_describe(exc)) from exc
-        return _Stream(receiver)
+            raise httpx.WriteTimeout(f"could not send within {timeout} s") from exc
+        if receiver.error is not None:
+            raise httpx.WriteError(_describe(receiver.error)) from receiver.error
 
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-
-
-# httpcore's errors as httpx's, most specific first (the order httpx itself maps them in).
-_ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
-    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
-    (httpcore.ReadTimeout, httpx.ReadTimeout),
-    (httpcore.WriteTimeout, httpx.WriteTimeout),
-    (httpcore.PoolTimeout, httpx.PoolTimeout),
-    (httpcore.TimeoutException, httpx.TimeoutException),
-    (httpcore.ConnectError, httpx.ConnectError),
-    (httpcore.ReadError, httpx.ReadError),
-    (httpcore.WriteError, httpx.WriteError),
-    (httpcore.NetworkError, httpx.NetworkError),
-    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
-    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
-    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
-    (httpcore.ProtocolError, httpx.ProtocolError),
-)
+    def close(self) -> None:
+        # abort, not close: closing a TLS transport sends close_notify and then keeps the socket (and
+        # whatever it had buffered) until the peer answers or 30 s pass, outside the pool's count.
+        self._receiver.abort()
 
 
-@contextmanager
-def _as_httpx_errors() -> Iterator[None]:
-    try:
-        yield
-    except Exception as exc:
-        for source, target in _ERRORS:
-            if isinstance(exc, source):
-                raise target(str(exc)) from exc
-        raise
-
-
-Connection = httpcore.AsyncHTTP11Connection
-Key = tuple[bytes, bytes, int]
-"""Where a connection goes: scheme, host and port."""
-
-
-def key_of(url: httpcore.URL) -> Key:
-    return (url.scheme, url.host, url.port or 443)
+Key = tuple[str, int]
+"""Where a connection goes: host and port (the scheme is always https)."""
 
 
 class _Pool:
@@ -321,58 +363,56 @@ class _Pool:
         if min(max_connections, max_idle) < 1 or keepalive_expiry < 0:
             raise ValueError("the pool needs at least one connection and a non-negative expiry")
         self._ssl_context = ssl_context
-        self._backend = _Backend()
         self._max_connections = max_connections
         self._max_idle = max_idle
         self._keepalive_expiry = keepalive_expiry
-        self._idle: dict[Key, list[Connection]] = {}
-        self._open: set[Connection] = set()
+        self._idle: dict[Key, list[_Connection]] = {}
+        self._open: set[_Connection] = set()
         self._slots_used = 0  # connections open, and connections being opened
         # Requests waiting for a connection, in turn: each is handed one to reuse, or None for a
         # freed slot.
-        self._waiting: collections.deque[tuple[Key, asyncio.Future[Connection | None]]] = collections.deque()
+        self._waiting: collections.deque[tuple[Key, asyncio.Future[_Connection | None]]] = collections.deque()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
 
-    async def acquire(self, url: httpcore.URL, timeouts: typing.Mapping[str, float | None]) -> Connection:
-        """An idle connection to ``url``'s origin that the peer has not closed, or a new one."""
-        key = key_of(url)
+    async def acquire(self, key: Key, timeouts: typing.Mapping[str, float | None]) -> _Connection:
+        """An idle connection to ``key`` that the peer has not closed, or a new one."""
         loop = asyncio.get_running_loop()
         self._bind(loop)
         pool_timeout = timeouts.get("pool")
         deadline = None if pool_timeout is None else loop.time() + pool_timeout
         while True:
             if self._closed:
-                raise httpcore.ConnectError("the transport is closed")
+                raise httpx.ConnectError("the transport is closed")
             idle = self._idle.get(key)
             while idle:
                 connection = idle.pop()
-                if connection.is_idle() and not connection.has_expired():
+                if connection.reusable(loop.time()):
                     return connection
-                await self._discard(connection)
+                self._discard(connection)
             if self._slots_used < self._max_connections and not self._someone_waits():
                 self._slots_used += 1
-                return await self._connect(url, timeouts.get("connect"))
-            if await self._close_idle_elsewhere(key):
+                return await self._connect(key, timeouts.get("connect"))
+            if self._close_idle_elsewhere(key):
                 continue
             handed = await self._wait(key, loop, deadline)
             if handed is not None:
                 return handed
-            return await self._connect(url, timeouts.get("connect"))  # in a slot kept for this request
+            return await self._connect(key, timeouts.get("connect"))  # in a slot kept for this request
 
-    async def _close_idle_elsewhere(self, key: Key) -> bool:
+    def _close_idle_elsewhere(self, key: Key) -> bool:
         """Close an idle connection to another origin to free its slot; False if there is none."""
         for other, idle in self._idle.items():
             if other != key and idle:
-                await self._discard(idle.pop(0))
+                self._discard(idle.pop(0))
                 return True
         return False
 
     async def _wait(
         self, key: Key, loop: asyncio.AbstractEventLoop, deadline: float | None
-    ) -> Connection | None:
+    ) -> _Connection | None:
         """A connection handed back for this origin, or None: a slot freed and kept for this request."""
-        entry: tuple[Key, asyncio.Future[Connection | None]] = (key, loop.create_future())
+        entry: tuple[Key, asyncio.Future[_Connection | None]] = (key, loop.create_future())
         waiter = entry[1]
         self._waiting.append(entry)
         try:
@@ -387,40 +427,41 @@ class _Pool:
                     self._slots_used -= 1
                     self._slot_freed()
                 else:
-                    await self.release(key, handed)
+                    self.release(key, handed)
             if isinstance(exc, TimeoutError):
-                raise httpcore.PoolTimeout(f"all {self._max_connections} connections stayed busy") from exc
+                raise httpx.PoolTimeout(f"all {self._max_connections} connections stayed busy") from exc
             raise
         finally:
             if entry in self._waiting:  # not if another event loop's first request cleared the list
                 self._waiting.remove(entry)
 
-    async def _connect(self, url: httpcore.URL, connect_timeout: float | None) -> Connection:
+    async def _connect(self, key: Key, connect_timeout: float | None) -> _Connection:
         """A new connection in a slot already counted for it (given back if connecting fails)."""
-        host = url.host.decode("ascii")
+        host, port = key
         try:
-            stream = await self._backend.connect_tcp(host, url.port or 443, timeout=connect_timeout)
+            receiver = await _connect_tcp(host, port, connect_timeout)
             try:
-                stream = await stream.start_tls(
-                    self._ssl_context, server_hostname=host, timeout=connect_timeout
-                )
+                await _start_tls(receiver, self._ssl_context, server_hostname=host, timeout=connect_timeout)
                 if self._closed:
-                    raise httpcore.ConnectError("the transport was closed while connecting")
+                    raise httpx.ConnectError("the transport was closed while connecting")
             except BaseException:
-                await stream.aclose()
+                receiver.abort()
                 raise
         except BaseException:
             self._slots_used -= 1
             self._slot_freed()
             raise
-        connection = Connection(httpcore.Origin(*key_of(url)), stream, self._keepalive_expiry)
+        connection = _Connection(receiver, self._keepalive_expiry)
         self._open.add(connection)
         return connection
 
-    async def release(self, key: Key, connection: Connection) -> None:
+    def release(self, key: Key, connection: _Connection) -> None:
         """After a response is closed: the connection goes to a waiting request, or is kept, or closed."""
-        if self._closed or not connection.is_idle() or connection not in self._open:
-            await self._discard(connection)
+        if self._closed or connection not in self._open or self._loop is None:
+            self._discard(connection)
+            return
+        if not connection.reusable(self._loop.time()):
+            self._discard(connection)
             return
         for waiting_key, waiter in self._waiting:
             if waiting_key == key and not waiter.done():
@@ -432,14 +473,14 @@ class _Pool:
         if len(idle) < self._max_idle and not self._someone_waits():
             idle.append(connection)
         else:
-            await self._discard(connection)
+            self._discard(connection)
 
-    async def _discard(self, connection: Connection) -> None:
+    def _discard(self, connection: _Connection) -> None:
         if connection in self._open:
             self._open.discard(connection)
             self._slots_used -= 1
             self._slot_freed()
-        await connection.aclose()
+        connection.close()
 
     def _someone_waits(self) -> bool:
         # A waiter already served stays listed until it runs again; it waits no more.
@@ -463,43 +504,32 @@ class _Pool:
         self._slots_used = 0
         self._waiting.clear()
 
-    async def aclose(self) -> None:
+    def close(self) -> None:
         self._closed = True
         connections, self._open = list(self._open), set()
         self._idle.clear()
         for _, waiter in self._waiting:
             if not waiter.done():
-                waiter.set_exception(httpcore.ConnectError("the transport is closed"))
+                waiter.set_exception(httpx.ConnectError("the transport is closed"))
         for connection in connections:
-            await connection.aclose()
+            connection.close()
 
 
 class _Body(httpx.AsyncByteStream):
-    """A response body, with httpcore's errors raised as httpx's; closing it hands the connection back."""
+    """A response body; closing it hands the connection back to the pool (once)."""
 
-    def __init__(
-        self,
-        stream: typing.AsyncIterable[bytes],
-        release: typing.Callable[[], typing.Awaitable[None]],
-    ) -> None:
-        self._stream = stream
-        self._release: typing.Callable[[], typing.Awaitable[None]] | None = release
+    def __init__(self, chunks: typing.AsyncIterator[bytes], release: typing.Callable[[], None]) -> None:
+        self._chunks = chunks
+        self._release: typing.Callable[[], None] | None = release
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        with _as_httpx_errors():
-            async for chunk in self._stream:
-                yield chunk
+    async def __aiter__(self) -> typing.AsyncIterator[bytes]:
+        async for chunk in self._chunks:
+            yield chunk
 
     async def aclose(self) -> None:
-        closer = getattr(self._stream, "aclose", None)
-        try:
-            if closer is not None:
-                with _as_httpx_errors():
-                    await closer()
-        finally:
-            release, self._release = self._release, None
-            if release is not None:  # once: a connection handed back twice would serve two requests
-                await release()
+        release, self._release = self._release, None
+        if release is not None:  # once: a connection handed back twice would serve two requests
+            release()
 
 
 class PoolTransport(httpx.AsyncBaseTransport):
@@ -522,36 +552,23 @@ class PoolTransport(httpx.AsyncBaseTransport):
         )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        assert isinstance(request.stream, httpx.AsyncByteStream)
-        if request.url.scheme != "https":
-            raise httpx.UnsupportedProtocol(f"only https is spoken here, not {request.url.scheme}://")
-        url = httpcore.URL(
-            scheme=request.url.raw_scheme,
-            host=request.url.raw_host,
-            port=request.url.port,
-            target=request.url.raw_path,
-        )
-        core_request = httpcore.Request(
-            method=request.method,
-            url=url,
-            headers=request.headers.raw,
-            content=request.stream,
-            extensions=request.extensions,
-        )
-        with _as_httpx_errors():
-            connection = await self._pool.acquire(url, request.extensions.get("timeout", {}))
-            try:
-                response = await connection.handle_async_request(core_request)
-            except BaseException:
-                await self._pool.release(key_of(url), connection)  # closed by httpcore unless reusable
-                raise
-        assert isinstance(response.stream, typing.AsyncIterable)
+        url = request.url
+        if url.scheme != "https":
+            raise httpx.UnsupportedProtocol(f"only https is spoken here, not {url.scheme}://")
+        key = (url.host, url.port or 443)
+        timeouts = request.extensions.get("timeout", {})
+        connection = await self._pool.acquire(key, timeouts)
+        try:
+            head, chunks = await connection.exchange(request, timeouts)
+        except BaseException:
+            self._pool.release(key, connection)  # closed, as it is not idle
+            raise
         return httpx.Response(
-            status_code=response.status,
-            headers=response.headers,
-            stream=_Body(response.stream, lambda: self._pool.release(key_of(url), connection)),
-            extensions=response.extensions,
+            status_code=head.status_code,
+            headers=head.headers.raw_items(),
+            stream=_Body(chunks, lambda: self._pool.release(key, connection)),
+            extensions={"http_version": b"HTTP/" + head.http_version, "reason_phrase": head.reason},
         )
 
     async def aclose(self) -> None:
-        await self._pool.aclose()
+        self._pool.close()

@@ -49,6 +49,19 @@ async def test_fetch_certificate_describes_what_is_presented():
     assert server.received == b""  # an observation sends nothing
 
 
+async def test_fetch_certificate_reads_what_is_presented_now_each_time():
+    """The handshakes share one context and the descriptions a cache: a server that switched
+    certificates between two reads is seen with the new one, and with the old one again after."""
+    async with TlsServer(CURRENT) as server:
+        first = await fetch_certificate("127.0.0.1", server.port, timeout=5)
+        server.use(NEXT)
+        second = await fetch_certificate("127.0.0.1", server.port, timeout=5)
+        server.use(CURRENT)
+        third = await fetch_certificate("127.0.0.1", server.port, timeout=5)
+    assert [first.sha256, second.sha256, third.sha256] == [CURRENT.sha256, NEXT.sha256, CURRENT.sha256]
+    assert second.pem.encode() == NEXT.pem
+
+
 async def test_fetch_certificate_from_a_closed_port_is_a_connection_failure():
     """Nothing listening: ConnectionFailed naming host:port."""
     async with TlsServer(CURRENT) as server:

@@ -9,6 +9,7 @@ back-pressure that keeps a fast peer from filling our memory.
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import ssl
 import struct
@@ -17,7 +18,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import httpcore
 import httpx
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -181,6 +181,96 @@ async def test_a_broken_answer_is_a_protocol_error(answer: bytes, then_cut: bool
     async with serving(broken) as peer, client(peer) as http:
         with pytest.raises(httpx.RemoteProtocolError):
             await http.get("/")
+
+
+async def test_a_request_body_arrives_whole_and_the_connection_serves_on() -> None:
+    """A PATCH's JSON body (SEPM's settings writes) reaches the peer as sent, framed by its length; a
+    large one too (sent in pieces); and the connection serves the next request."""
+    received: list[bytes] = []
+
+    async def echo_body(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head = await _request_head(reader)
+            length = next(
+                int(line.split(b":")[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            )
+            received.append(await reader.readexactly(length))
+            writer.write(_answer(b"done"))
+            await writer.drain()
+
+    small = {"configuration": {"communication_settings": {"pull_mode_heartbeat_freq_in_seconds": 600}}}
+    large = {"blob": "z" * 300_000}
+    async with serving(echo_body) as peer, client(peer) as http:
+        for body in (small, large):
+            assert (await http.patch("/settings", json=body)).text == "done"
+    assert [json.loads(body) for body in received] == [small, large]
+    assert peer.connections == 1
+
+
+@pytest.mark.parametrize(
+    ("answer", "method"),
+    [
+        # An interim answer first: the real one follows on the same connection.
+        (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", "GET"),
+        # No body whatever the headers say: a 204, and the answer to a HEAD.
+        (b"HTTP/1.1 204 No Content\r\n\r\n", "GET"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n", "HEAD"),
+    ],
+    ids=["100 then 200", "204", "HEAD"],
+)
+async def test_answers_without_a_plain_body_keep_the_connection(answer: bytes, method: str) -> None:
+    async def answering(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await _request_head(reader)
+            writer.write(answer)
+            await writer.drain()
+
+    async with serving(answering) as peer, client(peer) as http:
+        responses = [await http.request(method, "/") for _ in range(2)]
+    assert [r.content for r in responses] == [answer.rpartition(b"\r\n\r\n")[2]] * 2
+    assert peer.connections == 1
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        # Two framings at once (a smuggling classic): refused, not guessed.
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+        # Two lengths that disagree.
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nokk",
+        # A head past the bound (100 KiB): refused before it is all buffered.
+        b"HTTP/1.1 200 OK\r\nX-Padding: " + b"p" * 200_000 + b"\r\nContent-Length: 2\r\n\r\nok",
+        # A chunk size that is not hexadecimal.
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nok\r\n0\r\n\r\n",
+    ],
+    ids=["length and chunked", "two lengths", "oversized head", "bad chunk size"],
+)
+async def test_an_ambiguous_or_oversized_answer_is_a_protocol_error(answer: bytes) -> None:
+    async def answering(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _request_head(reader)
+        writer.write(answer)
+        await writer.drain()
+        await asyncio.sleep(1)
+
+    async with serving(answering) as peer, client(peer) as http:
+        with pytest.raises(httpx.RemoteProtocolError):
+            await http.get("/")
+
+
+async def test_an_answer_that_says_close_is_not_reused() -> None:
+    """``Connection: close`` on a complete answer: the next request opens a new connection."""
+
+    async def closing(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _request_head(reader)
+        writer.write(_answer(b"ok", extra=b"Connection: close\r\n"))
+        await writer.drain()
+        await asyncio.sleep(1)  # the peer does not close first: the header alone must decide
+
+    async with serving(closing) as peer, client(peer) as http:
+        assert [(await http.get("/")).text for _ in range(2)] == ["ok", "ok"]
+    assert peer.connections == 2
 
 
 async def test_an_idle_connection_the_peer_closed_is_not_reused() -> None:
@@ -453,10 +543,10 @@ async def test_bytes_that_arrive_outside_tls_refuse_the_connection() -> None:
     """Anything received before the handshake (plaintext injected on the path) must never be read as
     the pinned peer's answer: the upgrade is refused."""
     async with serving(keep_alive) as peer:
-        stream = await transport_module._Backend().connect_tcp("127.0.0.1", peer.port, timeout=5)
-        stream._receiver.data_received(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
-        with pytest.raises(httpcore.ConnectError, match="outside the TLS handshake"):
-            await stream.start_tls(_pinned(CERT), server_hostname="127.0.0.1", timeout=5)
+        receiver = await transport_module._connect_tcp("127.0.0.1", peer.port, timeout=5)
+        receiver.data_received(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+        with pytest.raises(httpx.ConnectError, match="outside the TLS handshake"):
+            await transport_module._start_tls(receiver, _pinned(CERT), server_hostname="127.0.0.1", timeout=5)
 
 
 async def test_a_pool_of_one_serves_two_origins_in_turn() -> None:
