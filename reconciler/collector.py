@@ -12,6 +12,12 @@ Contract:
   collection soon after such work anyway, walking every object, in whatever runs at that moment (a
   plan, a status request). Settling at the end of the work charges the walk to the work that caused
   it, at a moment of our choosing; it adds no work.
+- ``settle_young()`` runs a collection of the young and middle generations now (nothing, inside a
+  pause). For the end of work that leaves a few new containers of 100,000 references behind (an
+  incremental read's new tuple of clients): the collector walks such a container once while it is
+  young and again in the middle generation, each walk a pass over 100,000 objects scattered in memory
+  (some 6 and 8 ms, ``benchmarks/README.md``). Collecting both generations at once walks it once and
+  moves it to the old generation, where only full collections look.
 
 Why: the collector runs after every few hundred container allocations and each run walks the young
 objects, and now and then every object. Bulk work over a site of 100,000 clients (a tuple per
@@ -54,3 +60,12 @@ def settle() -> None:
         if _depth:
             return
     gc.collect()
+
+
+def settle_young() -> None:
+    """A collection of the young and middle generations now, unless a pause is on (see the module
+    docstring)."""
+    with _lock:
+        if _depth:
+            return
+    gc.collect(1)

@@ -52,3 +52,21 @@ def test_settle_runs_a_full_collection_but_not_inside_a_pause():
         assert generations == [2]
     finally:
         gc.callbacks.remove(seen)
+
+
+def test_settle_young_collects_the_young_and_middle_generations_but_not_inside_a_pause():
+    generations: list[int] = []
+
+    def seen(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            generations.append(info["generation"])
+
+    gc.callbacks.append(seen)
+    try:
+        with collector.paused():
+            collector.settle_young()
+        assert generations == []
+        collector.settle_young()
+        assert generations == [1]
+    finally:
+        gc.callbacks.remove(seen)

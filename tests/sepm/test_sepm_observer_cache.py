@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import pytest
@@ -128,6 +129,29 @@ async def test_a_read_that_made_most_clients_anew_settles_the_collector(fake, ma
         assert settled == [1]
         await observer.observe()
         assert settled == [1]
+
+
+async def test_a_read_that_made_a_new_tuple_of_clients_settles_the_young_generations(
+    fake, make_client, tls, monkeypatch
+):
+    """An incremental read that changed a client (so made a new tuple of every client) ends with a
+    collection of the young and middle generations, which leaves that tuple in the old one; a read that
+    changed nothing, or the first (fully settled) one, does not run it."""
+    populate(fake)
+    young: list[int] = []
+    real = collector.settle_young
+    monkeypatch.setattr(collector, "settle_young", lambda: (young.append(1), real()))
+    async with make_client() as client:
+        observer = Observer(desired(tls), client, settle_after=2)
+        await observer.observe()
+        await observer.observe()
+        assert young == []
+        fake.computers[3] = _computer(3, ROOT, last=fake.now_ms) | {"profileSerialNo": "changed"}
+        third = await observer.observe()
+        assert young == [1]
+        assert any(c.profile_serial == "changed" for c in third.clients)
+        assert not any(o is third.clients for o in gc.get_objects(generation=0))
+        assert not any(o is third.clients for o in gc.get_objects(generation=1))
 
 
 async def test_a_failed_observation_keeps_the_groups_of_the_last_good_one(fake, make_client, tls):
