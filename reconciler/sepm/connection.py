@@ -166,7 +166,11 @@ class DirectClient(httpx.AsyncClient):
         response = await self._direct.handle_async_request(request)
         response.request = request
         if "set-cookie" in response.headers:
-            self.cookies.extract_cookies(response)
+            try:
+                self.cookies.extract_cookies(response)
+            except BaseException:
+                await response.aclose()  # hands the connection back; it would hold its slot otherwise
+                raise
         if not stream:
             try:
                 await response.aread()

@@ -22,16 +22,19 @@ Contract:
   (a certificate that fails verification keeps its ``ssl.SSLCertVerificationError`` as the cause, which
   is what re-pinning looks for), ``ReadTimeout``/``WriteTimeout`` when one read or write waits longer
   than the request's timeout, ``ReadError``/``WriteError`` when the connection breaks, and
-  ``RemoteProtocolError`` for what h11 cannot parse, for a head longer than ``MAX_HEAD``, and for an
-  answer that announces both a length and chunks. A cancellation from outside (the request's
-  deadline) stays a cancellation.
+  ``RemoteProtocolError`` for what h11 cannot parse, for a head longer than ``MAX_HEAD``, for an
+  answer that announces both a length and chunks, and for more than ``MAX_INTERIM`` 1xx answers;
+  ``LocalProtocolError`` for a request h11 will not send (a line break in a header). A cancellation
+  from outside (the request's deadline) stays a cancellation.
 - Reading is bounded: past ``HIGH_WATER`` bytes received and not yet read, the socket is not read
   until the buffer drains, so a peer sending faster than we parse cannot grow our memory.
 - A peer's close reads as the end of the stream, with or without TLS's ``close_notify`` (asyncio's TLS
   takes both as an end, as httpx's default transport does); h11 then says whether the message was
-  complete. A connection reset is a ``ReadError``.
-- An idle connection that the peer closed, or sent anything on, is not reused, as long as the event
-  loop has run since that arrived.
+  complete. A connection reset is a ``ReadError``, and so is a read after our own close (the transport
+  closed under a body), which must not pass for the peer's end of a body.
+- An idle connection that the peer closed, or sent anything on (h11 keeping bytes past the last answer
+  included), is not reused, as long as the event loop has run since that arrived; one handed from a
+  finished request to a waiting one is checked the same way.
 """
 
 from __future__ import annotations
@@ -82,7 +85,7 @@ class _Receiver(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.ended = True
-        self.error = exc
+        self.error = self.error or exc  # an abort of ours stays the reason
         _wake(self._readable)
         _wake(self._writable)
 
@@ -104,9 +107,13 @@ class _Receiver(asyncio.Protocol):
         return data
 
     def abort(self) -> None:
-        """Close the socket now (no TLS close_notify, nothing more read) and wake a waiting read."""
+        """Close the socket now (no TLS close_notify, nothing more read) and wake a waiting read.
+
+        A read after it fails: our own close must not look like the peer's, which would end a body
+        delimited by the close early, as if it were whole."""
         self.buffer.clear()
         self.ended = True
+        self.error = self.error or ConnectionAbortedError("the connection was closed on this side")
         if self.transport is not None:
             self.transport.abort()
         _wake(self._readable)
@@ -196,6 +203,8 @@ MAX_HEAD = 100 * 1024
 """The longest status line and headers (or chunk header) accepted: httpcore's bound, which we had."""
 READ_SIZE = 64 * 1024
 """The most bytes handed to h11 at once."""
+MAX_INTERIM = 8
+"""Interim (1xx) answers accepted before the answer: each would restart the read timeout."""
 _FLUSH_SIZE = 64 * 1024
 """A request body is written in pieces of about this size (SEPM's are JSON of a few KB: one piece)."""
 
@@ -234,6 +243,7 @@ class _Connection:
             and now < self._idle_until
             and not receiver.buffer
             and not receiver.ended
+            and not state.trailing_data[0]  # bytes h11 took past the last answer: not ours to read
         )
 
     async def exchange(
@@ -243,7 +253,12 @@ class _Connection:
         assert isinstance(request.stream, httpx.AsyncByteStream)
         write_timeout = timeouts.get("write")
         read_timeout = timeouts.get("read")
-        head = h11.Request(method=request.method, target=request.url.raw_path, headers=request.headers.raw)
+        try:  # h11 checks the method, target and headers as it builds the event
+            head = h11.Request(
+                method=request.method, target=request.url.raw_path, headers=request.headers.raw
+            )
+        except h11.LocalProtocolError as exc:
+            raise httpx.LocalProtocolError(str(exc)) from exc
         pending = [self._send(head)]
         size = len(pending[0])
         async for chunk in request.stream:
@@ -255,13 +270,14 @@ class _Connection:
                     pending, size = [], 0
         pending.append(self._send(h11.EndOfMessage()))
         await self._write(b"".join(pending), write_timeout)
-        while True:
+        for _ in range(MAX_INTERIM + 1):
             event = await self._next_event(read_timeout)
             if isinstance(event, h11.Response):
                 _refuse_two_framings(event)
                 return event, self._body(read_timeout)
             if not isinstance(event, h11.InformationalResponse):  # 1xx: the answer is still to come
                 raise httpx.RemoteProtocolError(f"expected a response, got {type(event).__name__}")
+        raise httpx.RemoteProtocolError(f"more than {MAX_INTERIM} interim (1xx) answers and no answer")
 
     async def _body(self, read_timeout: float | None) -> typing.AsyncIterator[bytes]:
         while True:
@@ -280,7 +296,7 @@ class _Connection:
     def _send(self, event: h11.Event) -> bytes:
         try:
             data = self._h11.send(event)
-        except h11.LocalProtocolError as exc:  # a header h11 refuses to send (a line break in it, say)
+        except h11.LocalProtocolError as exc:  # a body that does not fit the framing the headers announced
             raise httpx.LocalProtocolError(str(exc)) from exc
         assert data is not None  # None only for ConnectionClosed, which is never sent here
         return data
@@ -397,7 +413,10 @@ class _Pool:
                 continue
             handed = await self._wait(key, loop, deadline)
             if handed is not None:
-                return handed
+                if handed.reusable(loop.time()):  # the peer may have closed it since it was handed over
+                    return handed
+                self._discard(handed)
+                continue
             return await self._connect(key, timeouts.get("connect"))  # in a slot kept for this request
 
     def _close_idle_elsewhere(self, key: Key) -> bool:

@@ -259,6 +259,84 @@ async def test_an_ambiguous_or_oversized_answer_is_a_protocol_error(answer: byte
             await http.get("/")
 
 
+async def test_bytes_past_an_answer_are_never_read_as_the_next_answer() -> None:
+    """A broken peer sends a second answer right behind a bodiless one (a 204, then a body): h11 keeps
+    the surplus, and the connection must not be reused, or the next request would get an answer the
+    peer never gave it."""
+    served = 0
+
+    async def extra(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal served
+        while True:
+            await _request_head(reader)
+            served += 1
+            if served == 1:
+                writer.write(b"HTTP/1.1 204 No Content\r\n\r\n" + _answer(b"forged"))
+            else:
+                writer.write(_answer(b"genuine"))
+            await writer.drain()
+
+    async with serving(extra) as peer, client(peer) as http:
+        assert (await http.get("/first")).status_code == 204
+        await asyncio.sleep(0.1)
+        assert (await http.get("/second")).text == "genuine"
+    assert peer.connections == 2
+
+
+async def test_a_header_h11_refuses_to_send_is_an_httpx_error() -> None:
+    """A line break in a header value (httpx lets it through) is refused before anything is sent, as
+    httpx's LocalProtocolError, and the connection serves on."""
+
+    async with serving(keep_alive) as peer, client(peer) as http:
+        with pytest.raises(httpx.LocalProtocolError):
+            await http.get("/", headers={"X-Injected": "a\r\nEvil: 1"})
+        assert (await http.get("/after")).text == "GET /after HTTP/1.1"
+
+
+async def test_closing_the_transport_under_a_body_is_an_error_not_its_end() -> None:
+    """Our own close (a retired client's transport closed while a body delimited by the peer's close
+    is being read) is a transport error, not the peer's close: the body is not taken as whole."""
+    started = asyncio.Event()
+
+    async def slow_body(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _request_head(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + b"a" * 1000)
+        await writer.drain()
+        started.set()
+        await asyncio.sleep(2)
+        writer.write(b"b" * 1000)
+        await writer.drain()
+
+    async def read_while_closing(response: httpx.Response) -> None:
+        async for _ in response.aiter_raw():
+            await started.wait()
+            await transport.aclose()
+
+    transport = PoolTransport(_pinned(CERT))
+    async with (
+        serving(slow_body) as peer,
+        client(peer, transport=transport) as http,
+        http.stream("GET", "/") as response,
+    ):
+        with pytest.raises(httpx.ReadError):
+            await read_while_closing(response)
+
+
+async def test_interim_answers_without_end_are_a_protocol_error() -> None:
+    """1xx answers one after another, each restarting the read timeout: refused after a few."""
+
+    async def interim(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _request_head(reader)
+        for _ in range(50):
+            writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            await writer.drain()
+            await asyncio.sleep(0.01)
+
+    async with serving(interim) as peer, client(peer) as http:
+        with pytest.raises(httpx.RemoteProtocolError, match="interim"):
+            await http.get("/")
+
+
 async def test_an_answer_that_says_close_is_not_reused() -> None:
     """``Connection: close`` on a complete answer: the next request opens a new connection."""
 
