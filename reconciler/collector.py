@@ -56,16 +56,17 @@ def paused() -> Iterator[None]:
 
 def settle() -> None:
     """A full collection now, unless a pause is on (see the module docstring)."""
-    with _lock:
-        if _depth:
-            return
-    gc.collect()
+    _collect_unless_paused(2)
 
 
 def settle_young() -> None:
     """A collection of the young and middle generations now, unless a pause is on (see the module
     docstring)."""
+    _collect_unless_paused(1)
+
+
+def _collect_unless_paused(generation: int) -> None:
     with _lock:
         if _depth:
             return
-    gc.collect(1)
+    gc.collect(generation)

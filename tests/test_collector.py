@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 
 import pytest
 
@@ -35,8 +36,15 @@ def test_a_collector_that_was_off_stays_off():
         gc.enable()
 
 
-def test_settle_runs_a_full_collection_but_not_inside_a_pause():
-    """settle() collects every generation now; inside a pause it leaves the collector alone."""
+@pytest.mark.parametrize(
+    ("settle", "generation"),
+    [(collector.settle, 2), (collector.settle_young, 1)],
+    ids=["settle: every generation", "settle_young: the young and middle ones"],
+)
+def test_settling_collects_its_generations_now_but_not_inside_a_pause(
+    settle: Callable[[], None], generation: int
+):
+    """Each settles the generations it names now; inside a pause it leaves the collector alone."""
     generations: list[int] = []
 
     def seen(phase: str, info: dict[str, int]) -> None:
@@ -46,27 +54,9 @@ def test_settle_runs_a_full_collection_but_not_inside_a_pause():
     gc.callbacks.append(seen)
     try:
         with collector.paused():
-            collector.settle()
+            settle()
         assert generations == []
-        collector.settle()
-        assert generations == [2]
-    finally:
-        gc.callbacks.remove(seen)
-
-
-def test_settle_young_collects_the_young_and_middle_generations_but_not_inside_a_pause():
-    generations: list[int] = []
-
-    def seen(phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            generations.append(info["generation"])
-
-    gc.callbacks.append(seen)
-    try:
-        with collector.paused():
-            collector.settle_young()
-        assert generations == []
-        collector.settle_young()
-        assert generations == [1]
+        settle()
+        assert generations == [generation]
     finally:
         gc.callbacks.remove(seen)

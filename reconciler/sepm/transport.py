@@ -221,8 +221,8 @@ def _refuse_two_framings(head: h11.Response) -> None:
 class _Connection:
     """One HTTP/1.1 connection over TLS: h11's state machine, driven straight over ``_Receiver``.
 
-    One exchange at a time. ``exchange`` sends a request and reads the response head; ``body`` yields
-    the response body, and once it ended and both sides are done, the connection is idle again
+    One exchange at a time. ``exchange`` sends a request and reads the response head, and returns the
+    body (``_body``) to iterate, and once it ended and both sides are done, the connection is idle again
     (``reusable``). Whatever else ends an exchange (an error, a cancellation, a body closed unread)
     leaves the connection not reusable, and the pool closes it.
     """
@@ -459,13 +459,10 @@ class _Pool:
         host, port = key
         try:
             receiver = await _connect_tcp(host, port, connect_timeout)
-            try:
-                await _start_tls(receiver, self._ssl_context, server_hostname=host, timeout=connect_timeout)
-                if self._closed:
-                    raise httpx.ConnectError("the transport was closed while connecting")
-            except BaseException:
+            await _start_tls(receiver, self._ssl_context, server_hostname=host, timeout=connect_timeout)
+            if self._closed:  # (a failed handshake has aborted its connection already)
                 receiver.abort()
-                raise
+                raise httpx.ConnectError("the transport was closed while connecting")
         except BaseException:
             self._slots_used -= 1
             self._slot_freed()
