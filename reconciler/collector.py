@@ -13,8 +13,8 @@ Contract:
   plan, a status request). Settling at the end of the work charges the walk to the work that caused
   it, at a moment of our choosing; it adds no work.
 - ``settle_young()`` runs a collection of the young and middle generations now (nothing, inside a
-  pause). For the end of work that leaves a few new containers of 100,000 references behind (an
-  incremental read's new tuple of clients): the collector walks such a container once while it is
+  pause). For the end of work that leaves a few new containers of 100,000 references behind (a read
+  that built a new tuple of every client): the collector walks such a container once while it is
   young and again in the middle generation, each walk a pass over 100,000 objects scattered in memory
   (some 6 and 8 ms, ``benchmarks/README.md``). Collecting both generations at once walks it once and
   moves it to the old generation, where only full collections look.

@@ -1,12 +1,12 @@
 """The facts the planner counts about a snapshot's clients, as columns the observer hands over.
 
 Contract:
-- ``ClientColumns`` holds, for each client of one ``Observed.clients`` tuple and in its order, the
+- ``ClientColumns`` holds, for each client of one ``Observed.clients`` sequence and in its order, the
   group id, the last check-in time, the policy serial it holds and its agent version. ``by_group`` maps
   each group id that holds clients to their positions, ascending (the observer keeps it up to date as
   clients come, go and move, so no plan groups 100,000 positions again). ``clients`` is
-  that very tuple: columns describe one tuple, and ``Observed.client_columns()`` hands them out only
-  for the tuple they were built for (a copy of a snapshot with other clients gets none).
+  that very sequence: columns describe one sequence, and ``Observed.client_columns()`` hands them out
+  only for the one they were built for (a copy of a snapshot with other clients gets none).
 - Check-in times are unboxed (``array('q')``): SEPM's are Java longs.
 - Immutable by convention: nobody writes to a column once it is built (an ``array`` cannot say so).
 
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 class ClientColumns:
     """The clients of one snapshot as columns (see the module docstring)."""
 
-    clients: tuple[ObservedClient, ...]
+    clients: Sequence[ObservedClient]
     group_id: Sequence[str]
     last_update_time: Sequence[int]
     profile_serial: Sequence[str]

@@ -22,6 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from reconciler.model.client_columns import ClientColumns
+from reconciler.model.patched_tuple import PatchedTuple
 
 PortKind = Literal["https", "console", "rest"]
 """The TLS ports on which a SEPM presents its server certificate: clients, console/replication, REST."""
@@ -126,7 +127,8 @@ class Observed(_Frozen):  # noqa: PLW1641 - pydantic hashes a frozen model by it
     version: str = ""
     servers: tuple[ObservedServer, ...]
     groups: tuple[ObservedGroup, ...]
-    clients: tuple[ObservedClient, ...]
+    clients: PatchedTuple[ObservedClient]
+    """Sorted by id when the observer made them; read it as a tuple (``reconciler.model.patched_tuple``)."""
     _client_columns: ClientColumns | None = PrivateAttr(default=None)
 
     def __eq__(self, other: object) -> bool:
@@ -138,7 +140,7 @@ class Observed(_Frozen):  # noqa: PLW1641 - pydantic hashes a frozen model by it
     def with_client_columns(self, columns: ClientColumns) -> Observed:
         """This snapshot, carrying ``columns`` (built for exactly ``self.clients``; ValueError if not)."""
         if columns.clients is not self.clients:
-            raise ValueError("client columns belong to another tuple of clients than this snapshot's")
+            raise ValueError("client columns belong to other clients than this snapshot's")
         self._client_columns = columns
         return self
 

@@ -38,7 +38,7 @@ _FIELDS = attrgetter("group_id", "last_update_time", "profile_serial", "agent_ve
 class Clients:
     """The clients of one snapshot as columns (see the module docstring)."""
 
-    items: tuple[ObservedClient, ...]
+    items: Sequence[ObservedClient]
     group: Sequence[str]
     """``group_id``, indexed as ``items``."""
     last: Sequence[int]

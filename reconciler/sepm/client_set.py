@@ -12,6 +12,10 @@ Contract:
   previous one's columns, patched where clients changed: an incremental read touches the changed
   clients and copies columns, never walks the client objects; a removal or an addition gathers the
   kept positions from the old columns (in C) and merges the new clients in by id.
+- ``clients`` is a ``PatchedTuple`` (``reconciler.model.patched_tuple``): while clients only change,
+  each set keeps the tuple of the last one that built one and holds its changed clients beside it, so
+  an incremental read makes no new tuple of 100,000 clients (nor a collection of one). A full read,
+  an addition or a removal, and changes beyond an eighth of the clients, build a new tuple.
 - ``by_group`` holds the positions of each group's clients (ascending; groups without clients are
   absent), so checking the clients against the group list costs one look per group, not one per client,
   and the planner need not group 100,000 positions again. An incremental read moves only the positions
@@ -30,6 +34,7 @@ from typing import TypeVar
 from reconciler import collector
 from reconciler.model.client_columns import ClientColumns, positions_by_group
 from reconciler.model.observed import ObservedClient
+from reconciler.model.patched_tuple import PatchedTuple
 from reconciler.sepm import adapter
 from reconciler.sepm.decoding import Element, WireComputer
 
@@ -39,15 +44,23 @@ changed client, or a deletion."""
 T = TypeVar("T")
 
 
+_NO_CLIENTS: PatchedTuple[ObservedClient] = PatchedTuple()
+
+
 def _empty_columns() -> ClientColumns:
     return ClientColumns(
-        clients=(), group_id=[], last_update_time=array("q"), profile_serial=[], agent_version=[], by_group={}
+        clients=_NO_CLIENTS,
+        group_id=[],
+        last_update_time=array("q"),
+        profile_serial=[],
+        agent_version=[],
+        by_group={},
     )
 
 
 @dataclass(frozen=True)
 class ClientSet:
-    clients: tuple[ObservedClient, ...] = ()
+    clients: PatchedTuple[ObservedClient] = _NO_CLIENTS
     columns: ClientColumns = field(default_factory=_empty_columns)
     ids: Sequence[str] = ()
     names: Sequence[str] = ()
@@ -130,7 +143,7 @@ class ClientSet:
         # in the middle would walk the old ones and the half-built new ones for nothing.
         with collector.paused():
             if not added and kept.count(0) == 0:
-                return self._patched(changed)
+                return self._patched(changed, compact=full)
             return self._rebuilt(kept, changed, sorted(added.values(), key=_id))
 
     def outside(self, group_ids: Collection[str]) -> ObservedClient | None:
@@ -140,10 +153,11 @@ class ClientSet:
             return None
         return next(self.clients[i] for i, g in enumerate(self.columns.group_id) if g in missing)
 
-    def _patched(self, changed: Mapping[int, ObservedClient]) -> ClientSet:
+    def _patched(self, changed: Mapping[int, ObservedClient], *, compact: bool = False) -> ClientSet:
         """The same clients at the same positions, some replaced: a column is copied and patched only
-        where a changed client differs in it, and shared with this set otherwise."""
-        if not changed:
+        where a changed client differs in it, and shared with this set otherwise. The clients are
+        patched (``PatchedTuple.patched``), and ``compact`` puts them on a tuple of their own."""
+        if not changed and not (compact and self.clients.patch_count):
             return replace(self, renewed=0)
         columns = self.columns
         # The copies are long-lived containers of 100,000 references: each one the collector must walk
@@ -155,15 +169,14 @@ class ClientSet:
             if group is not before
             else []
         )
-        clients = list(self.clients)
         last = array("q", columns.last_update_time)
         online = bytearray(self.online)
         for i, client in changed.items():
-            clients[i] = client
             last[i] = client.last_update_time
             online[i] = client.online
+        clients = self.clients.patched(changed)
         return _built(
-            clients=tuple(clients),
+            clients=clients.compacted() if compact else clients,
             group=group,
             last=last,
             serial=_patched_column(columns.profile_serial, changed, _SERIAL),
@@ -186,7 +199,7 @@ class ClientSet:
         base = self._patched(changed)
         take = _gather(survivors)
         ids, names, servers = take(base.ids), take(base.names), take(base.servers)
-        clients, group = take(base.clients), take(base.columns.group_id)
+        clients, group = take(base.clients.as_tuple()), take(base.columns.group_id)
         last = take(base.columns.last_update_time)
         serial, version = take(base.columns.profile_serial), take(base.columns.agent_version)
         online = take(base.online)
@@ -204,7 +217,7 @@ class ClientSet:
             servers = _spliced(servers, cuts, [c.last_server for c in added])
         index = dict(zip(ids, range(len(ids)), strict=True))
         return _built(
-            clients=tuple(clients),
+            clients=PatchedTuple(clients),
             group=group,
             last=array("q", last),
             serial=serial,
@@ -221,7 +234,7 @@ class ClientSet:
 
 def _built(
     *,
-    clients: tuple[ObservedClient, ...],
+    clients: PatchedTuple[ObservedClient],
     group: Sequence[str],
     last: array[int],
     serial: Sequence[str],

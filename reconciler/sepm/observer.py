@@ -171,7 +171,7 @@ class Observer:
             # Most clients are new objects (a first read): the collector's full pass over them is due
             # soon; it runs here, charged to the read, not to whatever runs next (`reconciler.collector`).
             collector.settle()
-        elif clients.clients is not previous and len(clients.clients) >= self._settle_after:
+        elif not clients.clients.shares_base(previous) and len(clients.clients) >= self._settle_after:
             collector.settle_young()  # a new tuple of every client: walked once, not twice
         # Every part is a model object already validated as it was built; validating the snapshot again
         # would copy the tuple of 100,000 clients and look at each of them (a fortieth of a second).

@@ -107,7 +107,7 @@ def test_columns_agree_with_the_clients_after_any_churn(first, rounds):
         )
         before = clients
         snapshot = (
-            before.clients,
+            tuple(before.clients),
             list(before.columns.group_id),
             list(before.columns.last_update_time),
             {g: list(positions) for g, positions in before.by_group.items()},
@@ -115,7 +115,7 @@ def test_columns_agree_with_the_clients_after_any_churn(first, rounds):
         clients = _merge(before, records, full=full)
         _assert_consistent(clients)
         assert (
-            before.clients,
+            tuple(before.clients),
             list(before.columns.group_id),
             list(before.columns.last_update_time),
             {g: list(positions) for g, positions in before.by_group.items()},

@@ -131,27 +131,78 @@ async def test_a_read_that_made_most_clients_anew_settles_the_collector(fake, ma
         assert settled == [1]
 
 
-async def test_a_read_that_made_a_new_tuple_of_clients_settles_the_young_generations(
+async def test_an_incremental_read_patches_the_clients_and_only_a_new_tuple_settles_the_young_generations(
     fake, make_client, tls, monkeypatch
 ):
-    """An incremental read that changed a client (so made a new tuple of every client) ends with a
-    collection of the young and middle generations, which leaves that tuple in the old one; a read that
-    changed nothing, or the first (fully settled) one, does not run it."""
+    """An incremental read that changed a few clients keeps the last snapshot's tuple and puts the
+    changed clients beside it: no new tuple of every client, so no collection. Once the changes pass an
+    eighth of the clients, or a client comes, a new tuple is built, and the read ends with a collection
+    of the young and middle generations, which leaves that tuple in the old one."""
     populate(fake)
+    fake.computers += [_computer(n, ROOT) for n in range(7, 20)]
     young: list[int] = []
     real = collector.settle_young
     monkeypatch.setattr(collector, "settle_young", lambda: (young.append(1), real()))
+
+    def change(n: int, serial: str) -> None:
+        fake.computers[n] = _computer(n, [ROOT, SALES, EMEA][n % 3] if n < 7 else ROOT, last=fake.now_ms) | {
+            "profileSerialNo": serial
+        }
+
+    def settled(items: tuple[object, ...]) -> bool:
+        return not any(o is items for o in gc.get_objects(generation=0) + gc.get_objects(generation=1))
+
     async with make_client() as client:
         observer = Observer(desired(tls), client, settle_after=2)
-        await observer.observe()
-        await observer.observe()
+        first = await observer.observe()
+        second = await observer.observe()
         assert young == []
-        fake.computers[3] = _computer(3, ROOT, last=fake.now_ms) | {"profileSerialNo": "changed"}
+        change(3, "changed")
         third = await observer.observe()
+        assert young == []
+        assert third.clients.shares_base(second.clients)
+        assert third.clients.shares_base(first.clients)
+        assert [c.id for c in third.clients if c.profile_serial == "changed"] == ["U0003"]
+        assert second.clients[3].profile_serial != "changed"  # the last snapshot is as it was
+        for n in (4, 5):
+            change(n, "changed")
+        fourth = await observer.observe()
         assert young == [1]
-        assert any(c.profile_serial == "changed" for c in third.clients)
-        assert not any(o is third.clients for o in gc.get_objects(generation=0))
-        assert not any(o is third.clients for o in gc.get_objects(generation=1))
+        assert not fourth.clients.shares_base(first.clients)
+        assert fourth.clients.patch_count == 0
+        assert [c.id for c in fourth.clients if c.profile_serial == "changed"] == ["U0003", "U0004", "U0005"]
+        assert settled(fourth.clients.as_tuple())
+        fake.computers.append(_computer(20, ROOT, last=fake.now_ms))
+        fifth = await observer.observe()
+        assert young == [1, 1]
+        assert len(fifth.clients) == 21
+        assert not fifth.clients.shares_base(fourth.clients)
+        assert settled(fifth.clients.as_tuple())
+
+
+async def test_a_full_read_puts_the_patched_clients_on_a_tuple_of_their_own(
+    fake, make_client, tls, monkeypatch
+):
+    """The changes an incremental read put beside the last tuple are folded into a new one by the next
+    full read, which reads every client anyway; that read then settles the young generations."""
+    populate(fake)
+    fake.computers += [_computer(n, ROOT) for n in range(7, 20)]
+    young: list[int] = []
+    monkeypatch.setattr(collector, "settle_young", lambda: young.append(1))
+    async with make_client() as client:
+        observer = Observer(desired(tls), client, full_read_every=2, settle_after=2)
+        first = await observer.observe()
+        fake.computers[9] = _computer(9, ROOT, last=fake.now_ms)
+        second = await observer.observe()
+        assert second.clients.patch_count == 1
+        assert second.clients.shares_base(first.clients)
+        assert young == []
+        assert observer.next_read_is_full
+        third = await observer.observe()
+    assert third.clients.patch_count == 0
+    assert not third.clients.shares_base(first.clients)
+    assert third.clients == second.clients
+    assert young == [1]
 
 
 async def test_a_failed_observation_keeps_the_groups_of_the_last_good_one(fake, make_client, tls):
