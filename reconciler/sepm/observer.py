@@ -51,7 +51,6 @@ from reconciler.backoff import RetryPolicy, Sleep
 from reconciler.desired.schema import DesiredSite, Server
 from reconciler.model.observed import (
     Observed,
-    ObservedGroup,
     ObservedServer,
     PortKind,
     PresentedCertificate,
@@ -60,6 +59,7 @@ from reconciler.sepm import adapter
 from reconciler.sepm.client import SepmClient
 from reconciler.sepm.client_set import ClientSet, Read
 from reconciler.sepm.concurrency import run_all, task_group
+from reconciler.sepm.consistency import Consistency
 from reconciler.sepm.decoding import Element
 from reconciler.sepm.errors import (
     Conflict,
@@ -110,6 +110,7 @@ class Observer:
         self._margin_ms = incremental_margin_ms
         self._settle_after = settle_after
         self._groups = GroupReader(client)
+        self._consistency = Consistency()
         self._clients = ClientSet()
         self._first = True
         self._incremental_reads = 0
@@ -156,7 +157,7 @@ class Observer:
             if not full and clients.outside(group_ids) is not None:
                 records, full = await self._client.computers(parse=read), True
                 clients = self._clients.merged(records, full=True)
-            _check_consistent(site, groups, clients)
+            self._consistency.check(site, groups, group_ids, clients)
         except (NotFound, Conflict) as exc:
             raise IncompleteObservation(
                 f"site {site}: the site changed while it was being read ({exc}); observe again"
@@ -232,21 +233,3 @@ class Observer:
             raise IncompleteObservation.from_error(
                 f"server {server.name}: could not read its certificates: {exc}", exc
             ) from exc
-
-
-def _check_consistent(site: str, groups: list[ObservedGroup], clients: ClientSet) -> None:
-    by_path = {group.full_path.casefold() for group in groups}
-    if not any(group.parent_path is None for group in groups):
-        raise IncompleteObservation(f"site {site}: the group list has no root group")
-    for group in groups:
-        parent = group.parent_path
-        if parent is not None and parent.casefold() not in by_path:
-            raise IncompleteObservation(
-                f"site {site}: group {group.full_path} has no parent {parent} in the group list"
-            )
-    stray = clients.outside({group.id for group in groups})
-    if stray is not None:
-        raise IncompleteObservation(
-            f"site {site}: computer {stray.name} ({stray.id}) is in group {stray.group_id}, "
-            "which the group list does not have (a group created while reading?)"
-        )
