@@ -11,19 +11,23 @@ Contract:
 - It reads as the tuple it stands for: ``len``, indexing (negative too; a slice gives a tuple),
   iteration in order, ``in``, ``index``, ``count``. It equals a tuple or another ``PatchedTuple`` of
   equal items, in order, and nothing else (not a list, as a tuple does not); its hash is that tuple's.
+  It is a ``Sequence``, not a tuple: no ``+``, ``*`` or ordering; ``as_tuple()`` gives the tuple.
 - It is never changed: ``patched(changes)`` gives a new one on the same base, with this one's
   replacements and ``changes`` (position -> item; a later one wins). Once the replacements outnumber
   ``len // COMPACT_DIVISOR`` it gives a plain one instead (``compacted``): reads stay close to a
   tuple's, and a base held only for a handful of its items is let go.
 - ``as_tuple()`` is the tuple it stands for: the base itself when nothing is replaced, else a copy.
 - As a pydantic field (``PatchedTuple[Item]``), it validates any sequence of ``Item`` (an array in
-  JSON), passes an instance as it is (its items were validated when they were), and dumps as the
-  tuple (an array in JSON).
+  JSON) and dumps as the tuple would (an array in JSON; ``include`` and ``exclude`` reach the items).
+  An instance is validated item by item too, and kept as it is (with its base) when every item
+  passes as itself, as model instances do.
 """
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, TypeVar, get_args, overload
 
 from pydantic import GetCoreSchemaHandler
@@ -34,7 +38,7 @@ T = TypeVar("T")
 COMPACT_DIVISOR = 8
 """A ``PatchedTuple`` whose replacements pass one item in this many is compacted into a plain one."""
 
-_NO_PATCHES: Mapping[int, Any] = {}
+_NO_PATCHES: Mapping[int, Any] = MappingProxyType({})
 
 
 class PatchedTuple(Sequence[T]):
@@ -63,8 +67,8 @@ class PatchedTuple(Sequence[T]):
             return self
         size = len(self._base)
         for position in changes:
-            if not 0 <= position < size:
-                raise IndexError(f"position {position} of a sequence of {size} items")
+            if not 0 <= operator.index(position) < size or type(position) is not int:
+                raise IndexError(f"position {position!r} of a sequence of {size} items")
         result = PatchedTuple(self._base)
         result._patches = {**self._patches, **changes}
         if len(result._patches) * COMPACT_DIVISOR > size:
@@ -93,9 +97,10 @@ class PatchedTuple(Sequence[T]):
     def __getitem__(self, index: int | slice) -> T | tuple[T, ...]:
         if isinstance(index, slice):
             return tuple(self[i] for i in range(*index.indices(len(self._base))))
-        item = self._base[index]  # raises IndexError as a tuple would
+        item = self._base[index]  # raises as a tuple would
         if self._patches:
-            return self._patches.get(index if index >= 0 else index + len(self._base), item)
+            position = operator.index(index)
+            return self._patches.get(position if position >= 0 else position + len(self._base), item)
         return item
 
     def __iter__(self) -> Iterator[T]:
@@ -134,16 +139,20 @@ class PatchedTuple(Sequence[T]):
         return core_schema.json_or_python_schema(
             json_schema=from_items,
             python_schema=core_schema.no_info_wrap_validator_function(_instance_or_items, from_items),
-            serialization=core_schema.plain_serializer_function_ser_schema(_as_tuple, return_schema=items),
+            serialization=core_schema.wrap_serializer_function_ser_schema(_dump, schema=items),
         )
 
 
-def _as_tuple(items: Iterable[T]) -> tuple[T, ...]:
-    # What pydantic dumps: also a plain sequence that ``model_copy(update=...)`` put in, unvalidated.
-    return items.as_tuple() if isinstance(items, PatchedTuple) else tuple(items)
+def _dump(items: Iterable[Any], dump_items: core_schema.SerializerFunctionWrapHandler) -> Any:
+    # The tuple, dumped as a tuple field is (so include/exclude reach the items); also a plain sequence
+    # that ``model_copy(update=...)`` put in, unvalidated.
+    return dump_items(items.as_tuple() if isinstance(items, PatchedTuple) else tuple(items))
 
 
 def _instance_or_items(value: Any, validate_items: core_schema.ValidatorFunctionWrapHandler) -> Any:
-    # An instance is taken as it is; anything else must be a sequence of valid items (whose errors
-    # then name the item, as a tuple field's would).
-    return value if isinstance(value, PatchedTuple) else validate_items(value)
+    # Errors name the item, as a tuple field's would. An instance whose items all pass as themselves
+    # is kept, so a snapshot built from the observer's clients shares their base.
+    if not isinstance(value, PatchedTuple):
+        return validate_items(value)
+    validated = validate_items(value.as_tuple())
+    return value if all(map(operator.is_, validated, value)) else validated

@@ -117,3 +117,53 @@ def test_as_a_pydantic_field_it_validates_items_and_dumps_as_the_tuple() -> None
     with pytest.raises(ValidationError, match=r"items\.1"):
         _Holder(items=[1, "two", 3])  # type: ignore[list-item]
     assert _Holder.model_json_schema()["properties"]["items"]["type"] == "array"
+
+
+class _Item(BaseModel):
+    id: str
+    size: int = 0
+
+
+class _Items(BaseModel):
+    items: PatchedTuple[_Item]
+
+
+class _TupleItems(BaseModel):
+    items: tuple[_Item, ...]
+
+
+def test_dump_reaches_the_items_as_a_tuple_fields_does() -> None:
+    items = PatchedTuple(_Item(id=f"i{n}", size=n) for n in range(3)).patched({1: _Item(id="x", size=9)})
+    tuple_field = _TupleItems(items=items.as_tuple())
+    for include in ({"items": {1: {"id"}}}, {"items": {"__all__": {"size"}}}):
+        assert _Items(items=items).model_dump(include=include) == tuple_field.model_dump(include=include)
+        assert _Items(items=items).model_dump_json(include=include) == tuple_field.model_dump_json(
+            include=include
+        )
+    exclude = {"items": {0: True}}
+    assert _Items(items=items).model_dump(exclude=exclude) == tuple_field.model_dump(exclude=exclude)
+
+
+def test_an_instance_is_validated_item_by_item_and_kept_when_its_items_pass_as_themselves() -> None:
+    items = PatchedTuple([_Item(id="a"), _Item(id="b")]).patched({0: _Item(id="c")})
+    assert _Items(items=items).items is items
+    converted = _Items(items=PatchedTuple([{"id": "d", "size": "4"}])).items  # type: ignore[list-item]
+    assert converted == (_Item(id="d", size=4),)
+    with pytest.raises(ValidationError, match=r"items\.1"):
+        _Items(items=PatchedTuple([_Item(id="a"), 7]))  # type: ignore[list-item]
+
+
+class _Position:
+    def __index__(self) -> int:
+        return 1
+
+
+def test_positions_are_integers_as_a_tuples_are() -> None:
+    items = PatchedTuple(range(10)).patched({1: -1})
+    assert items[_Position()] == -1
+    for position in (1.5, "1"):
+        with pytest.raises(TypeError):
+            items.patched({position: 0})  # type: ignore[dict-item]
+    with pytest.raises(IndexError, match="position True of a sequence of 10"):
+        items.patched({True: 0})
+    assert items.patch_count == 1

@@ -231,3 +231,57 @@ def test_typed_records_read_as_their_dicts_do():
     read_typed, read_dict = before.reader(PATHS), before.reader(PATHS)
     assert [read_typed(item) for item in typed] == [read_dict(record) for record in records]
     assert read_typed(typed[0]) == 0
+
+
+PATCHED_SITE = 64  # enough clients that a few changes stay beside the tuple, round after round
+
+small_churn = st.lists(
+    st.tuples(
+        st.integers(0, PATCHED_SITE + 3),
+        st.sampled_from(["check-in", "move", "rename", "policy", "unchanged", "delete"]),
+        st.integers(0, 2),
+    ),
+    max_size=6,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(rounds=st.lists(st.tuples(st.integers(0, 9), small_churn), min_size=1, max_size=10))
+def test_patched_clients_stay_the_site_across_rounds_and_a_full_read_folds_them(rounds):
+    """With few changes per read, changed clients pile up beside the same tuple for several rounds
+    (a patch on a patched set), until an eighth of the clients or a full read folds them into a new
+    tuple: through all of it the set equals the site and its columns agree with its clients."""
+    site = {n: _record(n, group=n % 3) for n in range(PATCHED_SITE)}
+    clients = _merge(ClientSet(), list(site.values()), full=True)
+    for kind, churn in rounds:
+        full = kind == 0
+        sent: dict[int, dict[str, Any]] = {}
+        for n, change, value in churn:
+            if change == "delete" and value != 0:
+                continue  # deletions rarer than the rest
+            record = dict(site.get(n) or _record(n))
+            if change == "delete":
+                site.pop(n, None)
+                sent[n] = {"uniqueId": f"U{n:03}", "deleted": 1}
+                continue
+            if change == "check-in":
+                record["lastUpdateTime"] += 1_000 + value
+            elif change == "move":
+                record["group"] = {"id": GROUPS[value]}
+            elif change == "rename":
+                record["computerName"] += "-renamed"
+            elif change == "policy":
+                record["profileSerialNo"] = f"s{value + 2}"
+            site[n] = record
+            sent[n] = record
+        clients = _merge(clients, list(site.values()) if full else list(sent.values()), full=full)
+        _assert_consistent(clients)
+        expected = tuple(
+            sorted(
+                (adapter.parse_client(r, group_ids_by_path=PATHS) for r in site.values()), key=lambda c: c.id
+            )
+        )
+        assert clients.clients == expected
+        assert clients.clients.patch_count * 8 <= len(clients.clients)
+        if full:
+            assert clients.clients.patch_count == 0
