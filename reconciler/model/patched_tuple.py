@@ -11,7 +11,8 @@ Contract:
 - It reads as the tuple it stands for: ``len``, indexing (negative too; a slice gives a tuple),
   iteration in order, ``in``, ``index``, ``count``. It equals a tuple or another ``PatchedTuple`` of
   equal items, in order, and nothing else (not a list, as a tuple does not); its hash is that tuple's.
-  It is a ``Sequence``, not a tuple: no ``+``, ``*`` or ordering; ``as_tuple()`` gives the tuple.
+  ``+`` and ``*`` give tuples, and it orders against tuples, as that tuple would. It is not a
+  ``tuple`` instance: ``as_tuple()`` gives the tuple itself.
 - It is never changed: ``patched(changes)`` gives a new one on the same base, with this one's
   replacements and ``changes`` (position -> item; a later one wins). Once the replacements outnumber
   ``len // COMPACT_DIVISOR`` it gives a plain one instead (``compacted``): reads stay close to a
@@ -125,6 +126,35 @@ class PatchedTuple(Sequence[T]):
     def __hash__(self) -> int:
         return hash(self.as_tuple())
 
+    def __lt__(self, other: object) -> bool:
+        other_items = _items_of(other)
+        return NotImplemented if other_items is None else self.as_tuple() < other_items
+
+    def __le__(self, other: object) -> bool:
+        other_items = _items_of(other)
+        return NotImplemented if other_items is None else self.as_tuple() <= other_items
+
+    def __gt__(self, other: object) -> bool:
+        other_items = _items_of(other)
+        return NotImplemented if other_items is None else self.as_tuple() > other_items
+
+    def __ge__(self, other: object) -> bool:
+        other_items = _items_of(other)
+        return NotImplemented if other_items is None else self.as_tuple() >= other_items
+
+    def __add__(self, other: object) -> tuple[Any, ...]:
+        other_items = _items_of(other)
+        return NotImplemented if other_items is None else self.as_tuple() + other_items
+
+    def __radd__(self, other: object) -> tuple[Any, ...]:
+        other_items = _items_of(other)
+        return NotImplemented if other_items is None else other_items + self.as_tuple()
+
+    def __mul__(self, times: int) -> tuple[T, ...]:
+        return self.as_tuple() * times
+
+    __rmul__ = __mul__
+
     def __repr__(self) -> str:
         return f"PatchedTuple({self.as_tuple()!r})"
 
@@ -141,6 +171,13 @@ class PatchedTuple(Sequence[T]):
             python_schema=core_schema.no_info_wrap_validator_function(_instance_or_items, from_items),
             serialization=core_schema.wrap_serializer_function_ser_schema(_dump, schema=items),
         )
+
+
+def _items_of(other: object) -> tuple[Any, ...] | None:
+    # What a tuple would combine with or order against: a tuple, or another PatchedTuple.
+    if isinstance(other, PatchedTuple):
+        return other.as_tuple()
+    return other if isinstance(other, tuple) else None
 
 
 def _dump(items: Iterable[Any], dump_items: core_schema.SerializerFunctionWrapHandler) -> Any:

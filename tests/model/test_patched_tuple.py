@@ -62,6 +62,14 @@ def test_it_equals_and_hashes_as_its_tuple(
     assert (patched == other_patched) == (reference == other_reference)
     assert (patched != other_reference) == (reference != other_reference)
     assert patched != list(reference)  # a tuple equals no list either
+    assert (patched < other_patched) == (reference < other_reference)
+    assert (patched <= other_reference) == (reference <= other_reference)
+    assert (reference > other_patched) == (reference > other_reference)
+    assert (patched >= other_patched) == (reference >= other_reference)
+    assert patched + other_patched == reference + other_reference
+    assert reference + other_patched == reference + other_reference
+    assert type(patched + other_reference) is tuple
+    assert patched * 2 == reference * 2 == 2 * patched
     assert pickle.loads(pickle.dumps(patched)) == reference
 
 
@@ -78,6 +86,17 @@ def test_patching_makes_a_new_one_on_the_same_base_and_leaves_the_old_one_as_it_
     assert once.shares_base(base)
     assert twice.patch_count == 2
     assert base.patched({}) is base
+
+
+def test_it_combines_and_orders_only_with_what_a_tuple_does() -> None:
+    items = PatchedTuple((1, 2))
+    for other in ([3], "ab", None):
+        with pytest.raises(TypeError):
+            items + other  # type: ignore[operator]
+        with pytest.raises(TypeError):
+            other + items  # type: ignore[operator]
+        with pytest.raises(TypeError):
+            _ = items < other  # type: ignore[operator]
 
 
 def test_a_patch_outside_the_sequence_is_refused() -> None:
