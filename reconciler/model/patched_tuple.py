@@ -27,7 +27,7 @@ Contract:
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, TypeVar, get_args, overload
 
@@ -35,6 +35,7 @@ from pydantic import GetCoreSchemaHandler
 from pydantic_core import CoreSchema, core_schema
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 COMPACT_DIVISOR = 8
 """A ``PatchedTuple`` whose replacements pass one item in this many is compacted into a plain one."""
@@ -127,28 +128,31 @@ class PatchedTuple(Sequence[T]):
         return hash(self.as_tuple())
 
     def __lt__(self, other: object) -> bool:
-        other_items = _items_of(other)
-        return NotImplemented if other_items is None else self.as_tuple() < other_items
+        return self._with_tuple(other, lambda mine, theirs: mine < theirs)
 
     def __le__(self, other: object) -> bool:
-        other_items = _items_of(other)
-        return NotImplemented if other_items is None else self.as_tuple() <= other_items
+        return self._with_tuple(other, lambda mine, theirs: mine <= theirs)
 
     def __gt__(self, other: object) -> bool:
-        other_items = _items_of(other)
-        return NotImplemented if other_items is None else self.as_tuple() > other_items
+        return self._with_tuple(other, lambda mine, theirs: mine > theirs)
 
     def __ge__(self, other: object) -> bool:
-        other_items = _items_of(other)
-        return NotImplemented if other_items is None else self.as_tuple() >= other_items
+        return self._with_tuple(other, lambda mine, theirs: mine >= theirs)
 
     def __add__(self, other: object) -> tuple[Any, ...]:
-        other_items = _items_of(other)
-        return NotImplemented if other_items is None else self.as_tuple() + other_items
+        return self._with_tuple(other, lambda mine, theirs: mine + theirs)
 
     def __radd__(self, other: object) -> tuple[Any, ...]:
-        other_items = _items_of(other)
-        return NotImplemented if other_items is None else other_items + self.as_tuple()
+        return self._with_tuple(other, lambda mine, theirs: theirs + mine)
+
+    def _with_tuple(self, other: object, combine: Callable[[tuple[Any, ...], tuple[Any, ...]], R]) -> R:
+        """``combine`` of the tuple this stands for and ``other``'s, when ``other`` is a tuple or a
+        ``PatchedTuple`` (what a tuple combines with and orders against); NotImplemented otherwise."""
+        if isinstance(other, PatchedTuple):
+            return combine(self.as_tuple(), other.as_tuple())
+        if isinstance(other, tuple):
+            return combine(self.as_tuple(), other)
+        return NotImplemented  # type: ignore[no-any-return]  # the protocol's answer, not a value of R
 
     def __mul__(self, times: int) -> tuple[T, ...]:
         return self.as_tuple() * times
@@ -171,13 +175,6 @@ class PatchedTuple(Sequence[T]):
             python_schema=core_schema.no_info_wrap_validator_function(_instance_or_items, from_items),
             serialization=core_schema.wrap_serializer_function_ser_schema(_dump, schema=items),
         )
-
-
-def _items_of(other: object) -> tuple[Any, ...] | None:
-    # What a tuple would combine with or order against: a tuple, or another PatchedTuple.
-    if isinstance(other, PatchedTuple):
-        return other.as_tuple()
-    return other if isinstance(other, tuple) else None
 
 
 def _dump(items: Iterable[Any], dump_items: core_schema.SerializerFunctionWrapHandler) -> Any:

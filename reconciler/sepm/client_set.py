@@ -157,7 +157,10 @@ class ClientSet:
         """The same clients at the same positions, some replaced: a column is copied and patched only
         where a changed client differs in it, and shared with this set otherwise. The clients are
         patched (``PatchedTuple.patched``), and ``compact`` puts them on a tuple of their own."""
-        if not changed and not (compact and self.clients.patch_count):
+        clients = self.clients.patched(changed)
+        if compact:
+            clients = clients.compacted()
+        if clients is self.clients:  # nothing changed, nothing to fold
             return replace(self, renewed=0)
         columns = self.columns
         # The copies are long-lived containers of 100,000 references: each one the collector must walk
@@ -174,9 +177,8 @@ class ClientSet:
         for i, client in changed.items():
             last[i] = client.last_update_time
             online[i] = client.online
-        clients = self.clients.patched(changed)
         return _built(
-            clients=clients.compacted() if compact else clients,
+            clients=clients,
             group=group,
             last=last,
             serial=_patched_column(columns.profile_serial, changed, _SERIAL),
