@@ -58,6 +58,36 @@ def _assert_consistent(clients: ClientSet) -> None:
     assert columns.by_group is clients.by_group
 
 
+def _churned(
+    site: dict[int, dict[str, Any]], churn: list[tuple[int, str, int]], *, move_by_path: bool
+) -> dict[int, dict[str, Any]]:
+    """Applies ``churn`` to ``site`` (client number -> its record) and returns what an incremental read
+    would send for it: each touched client's record, or a deletion marker. A move names the new group
+    by its path (``move_by_path``, as SEPM may) or by its id."""
+    sent: dict[int, dict[str, Any]] = {}
+    for n, change, value in churn:
+        record = dict(site.get(n) or _record(n))
+        if change == "delete":
+            site.pop(n, None)
+            sent[n] = {"uniqueId": f"U{n:03}", "deleted": 1}
+            continue
+        if change == "check-in":
+            record["lastUpdateTime"] += 1_000 + value
+        elif change == "move":
+            record["group"] = (
+                {"id": "", "name": list(PATHS)[value].upper()} if move_by_path else {"id": GROUPS[value]}
+            )
+        elif change == "rename":
+            record["computerName"] += "-renamed"
+        elif change == "offline":
+            record["onlineStatus"] = 0
+        elif change == "policy":
+            record["profileSerialNo"] = f"s{value + 2}"
+        site[n] = record
+        sent[n] = record
+    return sent
+
+
 # One change to one client: (client number 0-29, what happens, a value).
 changes = st.lists(
     st.tuples(
@@ -82,25 +112,7 @@ def test_columns_agree_with_the_clients_after_any_churn(first, rounds):
     clients = _merge(ClientSet(), list(site.values()), full=True)
     _assert_consistent(clients)
     for full, churn in rounds:
-        sent: dict[int, dict[str, Any]] = {}
-        for n, change, value in churn:
-            record = dict(site.get(n) or _record(n))
-            if change == "delete":
-                site.pop(n, None)
-                sent[n] = {"uniqueId": f"U{n:03}", "deleted": 1}
-                continue
-            if change == "check-in":
-                record["lastUpdateTime"] += 1_000 + value
-            elif change == "move":
-                record["group"] = {"id": "", "name": list(PATHS)[value].upper()}  # placed by its path
-            elif change == "rename":
-                record["computerName"] += "-renamed"
-            elif change == "offline":
-                record["onlineStatus"] = 0
-            elif change == "policy":
-                record["profileSerialNo"] = f"s{value + 2}"
-            site[n] = record
-            sent[n] = record
+        sent = _churned(site, churn, move_by_path=True)
         # A full read sends every computer (a deletion marker then only repeats an absence).
         records = (
             [*site.values(), *(r for r in sent.values() if "deleted" in r)] if full else list(sent.values())
@@ -255,25 +267,10 @@ def test_patched_clients_stay_the_site_across_rounds_and_a_full_read_folds_them(
     clients = _merge(ClientSet(), list(site.values()), full=True)
     for kind, churn in rounds:
         full = kind == 0
-        sent: dict[int, dict[str, Any]] = {}
-        for n, change, value in churn:
-            if change == "delete" and value != 0:
-                continue  # deletions rarer than the rest
-            record = dict(site.get(n) or _record(n))
-            if change == "delete":
-                site.pop(n, None)
-                sent[n] = {"uniqueId": f"U{n:03}", "deleted": 1}
-                continue
-            if change == "check-in":
-                record["lastUpdateTime"] += 1_000 + value
-            elif change == "move":
-                record["group"] = {"id": GROUPS[value]}
-            elif change == "rename":
-                record["computerName"] += "-renamed"
-            elif change == "policy":
-                record["profileSerialNo"] = f"s{value + 2}"
-            site[n] = record
-            sent[n] = record
+        rarer_deletions = [
+            (n, change, value) for n, change, value in churn if change != "delete" or value == 0
+        ]
+        sent = _churned(site, rarer_deletions, move_by_path=False)
         clients = _merge(clients, list(site.values()) if full else list(sent.values()), full=full)
         _assert_consistent(clients)
         expected = tuple(
